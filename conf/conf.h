@@ -1,0 +1,113 @@
+/*
+ * conf.h — pinhole's configuration: one fixed-size struct, one loader.
+ *
+ * The master loads the libconfig file into a struct pinhole_conf (no
+ * pointers inside, so children inherit it by fork and a reload simply builds
+ * a second one). Every key is described once in the option table of
+ * conf/options.c (path, type, default, range, reloadable); conf_load walks
+ * that table, so no other code calls libconfig. Errors are collected, not
+ * logged: each is one line "FILE:LINE: path: reason".
+ */
+#ifndef PINHOLE_CONF_H
+#define PINHOLE_CONF_H
+
+#include "../base/base.h"
+
+#include <limits.h>
+
+#define CONF_MAX_LISTEN 16
+#define CONF_MAX_DOMAINS 32
+#define CONF_ADDR_LEN 64      /* an IPv4/IPv6 address or host name */
+#define CONF_NAME_LEN 256     /* domains, URIs, realm */
+
+enum conf_proto { CONF_PROTO_UDP = 0, CONF_PROTO_TCP, CONF_PROTO_TLS };
+enum conf_location_mode { CONF_LOC_MEMORY = 0, CONF_LOC_WRITE_THROUGH, CONF_LOC_WRITE_BACK };
+enum conf_relay_mode { CONF_RELAY_NAT = 0, CONF_RELAY_ALWAYS, CONF_RELAY_NEVER };
+enum conf_keepalive_method { CONF_KA_OPTIONS = 0, CONF_KA_CRLF };
+
+struct conf_listen {
+	uint8_t proto;                 /* enum conf_proto */
+	char address[CONF_ADDR_LEN];
+	uint16_t port;
+};
+
+struct pinhole_conf {
+	char path[PATH_MAX];           /* the file it was loaded from */
+
+	struct conf_listen listen[CONF_MAX_LISTEN];
+	unsigned nlisten;
+	char advertise[CONF_ADDR_LEN];
+	char domains[CONF_MAX_DOMAINS][CONF_NAME_LEN];
+	unsigned ndomains;
+
+	struct { unsigned udp, tcp, tls, relay; } workers;
+	uint64_t shm_size;             /* bytes */
+
+	struct {
+		unsigned default_expires, min_expires, max_expires, max_contacts;
+	} registrar;
+	struct {
+		char realm[CONF_NAME_LEN];
+		bool reg, invite;      /* keys "register", "invite" */
+		unsigned nonce_ttl;
+	} auth;
+	struct {
+		unsigned detect;       /* nat_uac_test bit mask */
+		struct {
+			unsigned interval;
+			uint8_t method;    /* enum conf_keepalive_method */
+			char from[CONF_NAME_LEN];
+			bool nated_only;
+			unsigned timeout;
+		} keepalive;
+	} nat;
+	struct {
+		uint8_t mode;          /* enum conf_relay_mode */
+		char address[CONF_ADDR_LEN];
+		uint16_t port_min, port_max;
+		unsigned timeout;
+		char control[CONF_NAME_LEN];
+	} relay;
+	struct {
+		char path[PATH_MAX];
+		uint8_t location;      /* enum conf_location_mode */
+	} db;
+	struct {
+		char certificate[PATH_MAX], private_key[PATH_MAX], ca_list[PATH_MAX];
+		bool verify_client;
+	} tls;
+	struct { char fifo[PATH_MAX]; } ctl;
+	struct {
+		int level;             /* enum log_level */
+		bool syslog;           /* target "syslog" (else "stderr") */
+	} log;
+	char user[64], group[64];      /* drop privileges to these, "" = stay */
+	char pid_file[PATH_MAX];
+};
+
+/* Collected problems, one "FILE:LINE: path: reason" line each. */
+struct conf_errors {
+	char text[8192];
+	size_t len;
+	unsigned count;
+};
+
+/* Loads and validates path into *out (fully initialised with defaults
+ * first). 0 when valid; -EINVAL with every problem in *errs otherwise. */
+int conf_load(const char *path, struct pinhole_conf *out, struct conf_errors *errs);
+
+/* Fills *out with every default (what an empty file gives). */
+void conf_defaults(struct pinhole_conf *out);
+
+/* Settings that differ between old and new and need a restart to change
+ * (e.g. shm_size): names them, comma-separated, into buf; 0 if none. */
+unsigned conf_restart_only_changes(const struct pinhole_conf *old_conf,
+				   const struct pinhole_conf *new_conf,
+				   char *buf, size_t cap);
+
+/* Whether a host (case-insensitive) is one of conf->domains. */
+bool conf_is_local_domain(const struct pinhole_conf *conf, slice host);
+
+const char *conf_proto_name(enum conf_proto p);
+
+#endif

@@ -1,0 +1,398 @@
+/*
+ * sip.h — pinhole's SIP message core: parser, URIs, typed headers, SDP and
+ * the message builder.
+ *
+ * Parsing is zero-copy: every string is a slice of the caller's receive
+ * buffer, which must outlive the parsed structures. sip_msg_parse() frames
+ * the message (start line, header lines, body by Content-Length) and parses
+ * the headers every request needs (Via, From, To, Call-ID, CSeq,
+ * Max-Forwards, Content-Length); every other header body is parsed on first
+ * use by the accessor for it. Every count and length is bounded; on a
+ * defect the functions return a negative errno and set a static reason
+ * string that names the defect (it becomes the reason phrase of a 400).
+ *
+ * Nothing here allocates, locks or logs: any process may call it.
+ */
+#ifndef PINHOLE_SIP_H
+#define PINHOLE_SIP_H
+
+#include "../base/base.h"
+
+/* Limits (a message exceeding them is malformed for pinhole: 400). */
+#define SIP_MAX_MSG 65535       /* bytes in one message */
+#define SIP_MAX_HEADERS 160     /* header lines (a folded line counts once) */
+#define SIP_MAX_VIA 32          /* Via values in one message */
+#define SIP_MAX_PARAMS 32       /* parameters on one URI / header value */
+
+/* ---- methods ---------------------------------------------------------- */
+
+enum sip_method {
+	SIP_M_OTHER = 0, /* a valid token that is none of these */
+	SIP_M_INVITE,
+	SIP_M_ACK,
+	SIP_M_BYE,
+	SIP_M_CANCEL,
+	SIP_M_REGISTER,
+	SIP_M_OPTIONS,
+	SIP_M_INFO,
+	SIP_M_PRACK,
+	SIP_M_UPDATE,
+	SIP_M_SUBSCRIBE,
+	SIP_M_NOTIFY,
+	SIP_M_MESSAGE,
+	SIP_M_REFER,
+	SIP_M_PUBLISH,
+};
+
+/* Methods are case-sensitive (RFC 3261 §7.1). */
+enum sip_method sip_method_from(slice token);
+const char *sip_method_name(enum sip_method m); /* "" for SIP_M_OTHER */
+
+/* ---- URIs (RFC 3261 §19.1, RFC 3966 for tel) -------------------------- */
+
+enum sip_scheme { SIP_SCHEME_OTHER = 0, SIP_SCHEME_SIP, SIP_SCHEME_SIPS, SIP_SCHEME_TEL };
+enum sip_host_type { SIP_HOST_NONE = 0, SIP_HOST_NAME, SIP_HOST_IPV4, SIP_HOST_IPV6 };
+
+struct sip_uri {
+	slice raw;      /* the whole URI as written */
+	slice scheme;   /* "sip", "sips", "tel", or any other scheme token */
+	uint8_t scheme_id;  /* enum sip_scheme */
+	uint8_t host_type;  /* enum sip_host_type */
+	uint16_t port;      /* 0 when absent */
+	slice user;     /* still escaped (never unescaped, RFC 4475 §3.1.1.3);
+	                   for tel: the number */
+	slice password; /* present only with "user:password@" */
+	slice host;     /* IPv6 without the brackets */
+	slice params;   /* ";a=b;c" without the first ';' (empty if none) */
+	slice headers;  /* after '?' (empty if none) */
+	/* well-known parameters, slices of params */
+	slice transport;
+	slice maddr;
+	slice user_param;
+	slice ttl;
+	bool lr;
+};
+
+/* Parses a whole URI. For sip/sips the host is mandatory and a raw IPv6
+ * address must be bracketed (RFC 5118 §4.2). For schemes pinhole does not
+ * route (not sip, sips, tel) only "scheme:" followed by at least one byte of
+ * URI characters is checked. 0, or -EINVAL with *reason set. */
+int sip_uri_parse(slice in, struct sip_uri *out, const char **reason);
+
+/* Looks up a URI parameter by name (case-insensitive). A parameter with no
+ * value gives an empty *value. true if present. */
+bool sip_uri_param(const struct sip_uri *uri, slice name, slice *value);
+
+/* Default port for a URI: explicit port, else 5061 for sips, else 5060. */
+uint16_t sip_uri_port(const struct sip_uri *uri);
+
+/* ---- generic parameter lists ------------------------------------------ */
+
+/* Iterates ";name[=value]" lists (header and URI parameters). Quoted values
+ * (header params only) keep their quotes. *rest starts at the list (the
+ * leading ';' optional) and is advanced. 1 when a parameter was produced,
+ * 0 at the end, -EINVAL on a syntax error (e.g. an empty name). */
+int sip_param_next(slice *rest, slice *name, slice *value);
+bool sip_param_find(slice params, slice name, slice *value);
+
+/* ---- typed header values ---------------------------------------------- */
+
+struct sip_via {
+	slice raw;        /* this via-parm */
+	slice protocol;   /* "SIP/2.0" */
+	slice transport;  /* "UDP", "TCP", "TLS", "SCTP", or unknown token */
+	slice host;       /* sent-by host; IPv6 without brackets */
+	uint8_t host_type;/* enum sip_host_type */
+	uint16_t port;    /* 0 when absent */
+	slice params;     /* after the first ';' */
+	slice branch;
+	slice received;   /* brackets stripped if present (RFC 5118 §4.5) */
+	slice maddr;
+	bool has_rport;   /* ";rport" with or without value */
+	uint16_t rport;   /* its value, 0 when none */
+	int16_t ttl;      /* -1 when absent, else 0..255 */
+};
+
+/* Parses a Via header body holding one or more comma-separated via-parms,
+ * appending to out[*n .. max). -EINVAL on a defect, -E2BIG past max. */
+int sip_via_parse(slice value, struct sip_via *out, unsigned max, unsigned *n,
+		  const char **reason);
+
+/* name-addr / addr-spec with header parameters: From, To, Contact, Route,
+ * Record-Route, Path (RFC 3261 §20.10 and §25.1). */
+struct sip_nameaddr {
+	slice raw;        /* the whole value */
+	slice display;    /* display name as written (quotes kept), may be empty */
+	slice uri_raw;    /* the URI without the angle brackets */
+	bool angle;       /* URI was inside <> */
+	struct sip_uri uri;
+	slice params;     /* header parameters after the URI (no leading ';') */
+	slice tag;        /* From/To tag */
+	/* Contact parameters */
+	bool has_expires;
+	uint32_t expires; /* values above 2^32-1 are a defect */
+	int16_t q;        /* q * 1000, -1 when absent */
+};
+
+/* One name-addr (From, To). A URI that is not inside <> ends at the first
+ * ';' (its parameters are header parameters, RFC 3261 §20.10). */
+int sip_nameaddr_parse(slice value, struct sip_nameaddr *out,
+		       const char **reason);
+/* A comma-separated list (Contact, Route, Record-Route, Path): appends to
+ * out[*n .. max). Commas inside quotes or <> do not split. */
+int sip_nameaddr_list_parse(slice value, struct sip_nameaddr *out,
+			    unsigned max, unsigned *n, const char **reason);
+
+struct sip_cseq {
+	uint32_t num;     /* 0 .. 2^32-1 */
+	slice method;
+	uint8_t method_id;/* enum sip_method */
+};
+int sip_cseq_parse(slice value, struct sip_cseq *out, const char **reason);
+
+/* Digest credentials (Authorization / Proxy-Authorization, RFC 7616). */
+struct sip_credentials {
+	slice scheme;     /* "Digest" or another scheme token */
+	slice username, realm, nonce, uri, response, algorithm, cnonce, opaque,
+		qop, nc;  /* quotes stripped */
+	slice params;     /* the whole parameter list */
+};
+int sip_credentials_parse(slice value, struct sip_credentials *out,
+			  const char **reason);
+
+/* ---- messages ---------------------------------------------------------- */
+
+enum sip_hdr_id {
+	SIP_H_OTHER = 0,
+	SIP_H_VIA,
+	SIP_H_FROM,
+	SIP_H_TO,
+	SIP_H_CALL_ID,
+	SIP_H_CSEQ,
+	SIP_H_MAX_FORWARDS,
+	SIP_H_CONTACT,
+	SIP_H_ROUTE,
+	SIP_H_RECORD_ROUTE,
+	SIP_H_CONTENT_LENGTH,
+	SIP_H_CONTENT_TYPE,
+	SIP_H_EXPIRES,
+	SIP_H_MIN_EXPIRES,
+	SIP_H_REQUIRE,
+	SIP_H_PROXY_REQUIRE,
+	SIP_H_SUPPORTED,
+	SIP_H_UNSUPPORTED,
+	SIP_H_ALLOW,
+	SIP_H_AUTHORIZATION,
+	SIP_H_PROXY_AUTHORIZATION,
+	SIP_H_WWW_AUTHENTICATE,
+	SIP_H_PROXY_AUTHENTICATE,
+	SIP_H_PATH,
+	SIP_H_USER_AGENT,
+	SIP_H_SERVER,
+	SIP_H_CONTENT_ENCODING,
+	SIP_H_EVENT,
+	SIP_H_SUBJECT,
+	SIP_H_REFER_TO,
+	SIP_H_ACCEPT,
+	SIP_H_DATE,
+	SIP_H_COUNT
+};
+
+/* Header name (long or compact form, case-insensitive) -> id. */
+enum sip_hdr_id sip_hdr_lookup(slice name);
+const char *sip_hdr_name(enum sip_hdr_id id); /* canonical long form */
+
+struct sip_hdr {
+	slice name;       /* as written */
+	slice value;      /* trimmed body; may still contain folding (CRLF WSP) */
+	slice line;       /* the whole header line(s) including the final CRLF */
+	uint8_t id;       /* enum sip_hdr_id */
+};
+
+struct sip_msg {
+	const char *buf;  /* start of the message */
+	uint32_t len;     /* bytes of the message: trailing octets after the
+	                     body (RFC 4475 §3.1.1.8) are not included */
+	bool is_request;
+
+	/* start line */
+	slice start_line; /* without CRLF */
+	slice method;     /* request */
+	uint8_t method_id;
+	slice ruri_raw;
+	struct sip_uri ruri;
+	slice version;    /* "SIP/2.0" */
+	uint16_t status;  /* response: 100..699 */
+	slice reason;     /* response reason phrase, may be empty */
+
+	struct sip_hdr hdrs[SIP_MAX_HEADERS];
+	uint16_t nhdrs;
+	int16_t first[SIP_H_COUNT]; /* index of the first header of each id, -1 */
+
+	slice headers_end;/* the empty line ending the headers (CRLF) */
+	slice body;
+
+	/* headers parsed by sip_msg_parse() */
+	struct sip_via via[SIP_MAX_VIA];
+	uint8_t nvia;
+	struct sip_nameaddr from, to;
+	slice call_id;
+	struct sip_cseq cseq;
+	int16_t max_forwards;   /* -1 when absent, else 0..255 */
+	int32_t content_length; /* -1 when absent */
+};
+
+/* Why a message failed to parse. */
+enum sip_parse_error {
+	SIP_PERR_NONE = 0,
+	SIP_PERR_BAD_MESSAGE,   /* malformed: 400 (request) or drop (response) */
+	SIP_PERR_BAD_VERSION,   /* well formed but not SIP/2.0: 505 */
+	SIP_PERR_TOO_LARGE,     /* over a limit: 400 / 413 */
+	SIP_PERR_INCOMPLETE,    /* stream transports: need more bytes */
+};
+
+struct sip_parse_status {
+	enum sip_parse_error error;
+	const char *reason;     /* static text naming the defect */
+	bool have_start_line;   /* the start line was good (a reply is possible) */
+};
+
+/* Options of sip_msg_parse. */
+enum {
+	SIP_PARSE_STREAM = 1 << 0, /* Content-Length mandatory; data may be
+	                              incomplete (SIP_PERR_INCOMPLETE) */
+};
+
+/* Parses buf[0..len) into *msg. Over datagrams a missing Content-Length
+ * means the body is the rest of the datagram (RFC 3261 §18.3), and bytes
+ * after Content-Length are ignored. Returns 0 or a negative errno with
+ * *st describing the defect. */
+int sip_msg_parse(const char *buf, size_t len, unsigned flags,
+		  struct sip_msg *msg, struct sip_parse_status *st);
+
+/* First header with this id, or NULL. Next one after h, or NULL. */
+const struct sip_hdr *sip_msg_hdr(const struct sip_msg *msg, enum sip_hdr_id id);
+const struct sip_hdr *sip_msg_hdr_next(const struct sip_msg *msg,
+				       const struct sip_hdr *h);
+/* Number of header lines with this id. */
+unsigned sip_msg_hdr_count(const struct sip_msg *msg, enum sip_hdr_id id);
+/* Header by name for SIP_H_OTHER headers (case-insensitive). */
+const struct sip_hdr *sip_msg_hdr_by_name(const struct sip_msg *msg, slice name);
+
+/* On-demand parsing of list headers across every line with that id. */
+int sip_msg_contacts(const struct sip_msg *msg, struct sip_nameaddr *out,
+		     unsigned max, unsigned *n, bool *star, const char **reason);
+int sip_msg_routes(const struct sip_msg *msg, enum sip_hdr_id id,
+		   struct sip_nameaddr *out, unsigned max, unsigned *n,
+		   const char **reason);
+/* Option tags (Require, Proxy-Require, Supported, Unsupported): calls fn for
+ * each token across all lines of that header; stops if fn returns non-zero
+ * and returns that value. -EINVAL on a malformed list. */
+int sip_msg_option_tags(const struct sip_msg *msg, enum sip_hdr_id id,
+			int (*fn)(slice tag, void *arg), void *arg);
+/* Expires header (delta-seconds, max 2^32-1): 0, -ENOENT absent, -EINVAL. */
+int sip_msg_expires(const struct sip_msg *msg, uint32_t *out);
+
+/* ---- SDP (RFC 4566) ------------------------------------------------------ */
+
+#define SDP_MAX_MEDIA 8
+#define SDP_MAX_FORMATS 32
+
+enum sdp_direction { SDP_DIR_NONE = 0, SDP_DIR_SENDRECV, SDP_DIR_SENDONLY,
+		     SDP_DIR_RECVONLY, SDP_DIR_INACTIVE };
+
+struct sdp_conn {          /* c=<nettype> <addrtype> <address> */
+	slice line;        /* the whole line without CRLF */
+	slice addrtype;    /* "IP4" / "IP6" */
+	slice address;     /* may carry "/ttl" for multicast: stripped here */
+	bool present;
+};
+
+struct sdp_media {
+	slice line;        /* the m= line without CRLF */
+	slice block;       /* from "m=" up to the next "m=" or the end */
+	slice media;       /* "audio", "video", ... */
+	slice port_s;      /* the port digits, for rewriting */
+	uint16_t port;
+	uint16_t nports;   /* "/2" port count, 1 when absent */
+	slice proto;       /* "RTP/AVP" ... */
+	slice formats[SDP_MAX_FORMATS];
+	uint8_t nformats;
+	struct sdp_conn conn;  /* media-level c=, may be absent */
+	slice rtcp_line;   /* a=rtcp:... line, empty if absent */
+	uint16_t rtcp_port;/* from a=rtcp, 0 when absent */
+	slice rtcp_addr;   /* optional address in a=rtcp */
+	uint8_t direction; /* enum sdp_direction, media level */
+};
+
+struct sdp_session {
+	slice origin_line; /* o= line */
+	slice origin_addr; /* the unicast address in o= */
+	slice origin_version;
+	struct sdp_conn conn;   /* session-level c= */
+	uint8_t direction;      /* session level */
+	struct sdp_media media[SDP_MAX_MEDIA];
+	uint8_t nmedia;
+};
+
+/* Parses an SDP body (CRLF or bare LF line ends). */
+int sdp_parse(slice body, struct sdp_session *out, const char **reason);
+/* Effective connection of a media stream (media level, else session). */
+const struct sdp_conn *sdp_media_conn(const struct sdp_session *s, unsigned i);
+/* Effective direction (media level, else session, else sendrecv). */
+enum sdp_direction sdp_media_direction(const struct sdp_session *s, unsigned i);
+
+/* ---- building messages ------------------------------------------------ */
+
+#define SIP_BUILD_MAX_EDITS 64
+#define SIP_BUILD_ARENA 2048
+
+/* An outgoing message is the received one plus a sorted list of byte-range
+ * edits; untouched bytes are copied as they are, never re-serialised. */
+struct sip_edit {
+	uint32_t off;     /* offset in msg->buf */
+	uint32_t del;     /* bytes removed at off */
+	slice ins;        /* bytes inserted at off */
+};
+
+struct sip_builder {
+	const struct sip_msg *msg;
+	struct sip_edit edits[SIP_BUILD_MAX_EDITS];
+	unsigned nedits;
+	slice new_body;   /* replacement body, when has_new_body */
+	bool has_new_body;
+	char arena[SIP_BUILD_ARENA]; /* copies of formatted insertions */
+	size_t arena_used;
+	int error;        /* first error, reported by sip_build_finish */
+};
+
+void sip_build_init(struct sip_builder *b, const struct sip_msg *msg);
+/* Range edits: at / range must point into msg->buf. Edits may not overlap. */
+void sip_build_insert(struct sip_builder *b, const char *at, slice text);
+void sip_build_replace(struct sip_builder *b, slice range, slice text);
+void sip_build_delete(struct sip_builder *b, slice range);
+/* Formats text into the builder's arena and inserts it. */
+void sip_build_insertf(struct sip_builder *b, const char *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Header-level edits. A new header goes before the first header with id
+ * "before" (or at the end of the headers when that is absent / SIP_H_OTHER);
+ * text is "Name: value" without CRLF. */
+void sip_build_add_header(struct sip_builder *b, enum sip_hdr_id before,
+			  slice text);
+void sip_build_remove_header(struct sip_builder *b, const struct sip_hdr *h);
+/* Replace the body; Content-Length is rewritten (or added) to match. */
+void sip_build_set_body(struct sip_builder *b, slice body);
+/* Writes the result; 0, -ENOSPC when cap is too small, or the first error
+ * of an earlier call (-E2BIG too many edits, -EINVAL overlapping edits). */
+int sip_build_finish(struct sip_builder *b, char *out, size_t cap, size_t *len);
+
+/* A response to req built from scratch (RFC 3261 §8.2.6): Via (all, with
+ * the top one as given in top_via if not empty), From, To (a To tag added
+ * when the request has none and code > 100), Call-ID, CSeq, then extra
+ * (complete header lines, each ending in CRLF, may be NULL), then
+ * "Content-Length: 0". 0 or -ENOSPC. */
+int sip_reply_build(const struct sip_msg *req, unsigned code, const char *reason,
+		    slice top_via, slice to_tag, const char *extra, char *out,
+		    size_t cap, size_t *len);
+
+#endif
