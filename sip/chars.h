@@ -1,0 +1,32 @@
+/*
+ * chars.h — character classes of the SIP grammar (RFC 3261 §25.1), shared
+ * by the files of sip/. Private to sip/.
+ */
+#ifndef PINHOLE_SIP_CHARS_H
+#define PINHOLE_SIP_CHARS_H
+
+#include <stdbool.h>
+
+enum {
+	CH_TOKEN = 1 << 0,     /* token: alphanum -.!%*_+`'~ */
+	CH_WS = 1 << 1,        /* SP / HTAB */
+	CH_DIGIT = 1 << 2,
+	CH_ALPHA = 1 << 3,
+	CH_HEX = 1 << 4,
+	CH_UNRESERVED = 1 << 5,/* alphanum mark: -_.!~*'() */
+	CH_USER_UNRES = 1 << 6,/* &=+$,;?/ */
+	CH_PARAM_UNRES = 1 << 7,/* []/:&+$ */
+	CH_HNV_UNRES = 1 << 8, /* []/?:+$ */
+	CH_PASSWD = 1 << 9,    /* &=+$, */
+	CH_HOST = 1 << 10,     /* alphanum - . (host names) */
+	CH_WORD = 1 << 11,     /* word: token plus ()<>:\"/[]?{} */
+};
+
+extern const unsigned short sip_chars[256];
+
+static inline bool ch_is(unsigned char c, unsigned cls)
+{
+	return (sip_chars[c] & cls) != 0;
+}
+
+#endif

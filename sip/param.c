@@ -1,0 +1,99 @@
+/*
+ * param.c — header parameter lists: ";name[=value]" with optional linear
+ * white space around ';' and '=' (RFC 3261 §25.1 SEMI, EQUAL, generic-param).
+ *
+ * Used for Via, name-addr and credential parameters. A value is a token,
+ * a host (IPv6 references included) or a quoted string, kept with its quotes.
+ */
+#include "sip.h"
+#include "chars.h"
+
+#include <errno.h>
+
+/* Skips SP, HTAB and folding (CRLF followed by SP/HTAB). */
+static const char *skip_lws(const char *p, const char *end)
+{
+	while (p < end) {
+		if (*p == ' ' || *p == '\t') {
+			p++;
+		} else if (*p == '\r' && end - p >= 3 && p[1] == '\n' &&
+			   (p[2] == ' ' || p[2] == '\t')) {
+			p += 3;
+		} else {
+			break;
+		}
+	}
+	return p;
+}
+
+/* p at the opening quote; returns the byte after the closing quote or NULL. */
+static const char *scan_quoted(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\') {
+			if (++p >= end)
+				return NULL;
+		} else if (*p == '"') {
+			return p + 1;
+		}
+	}
+	return NULL;
+}
+
+static bool is_value_char(unsigned char c)
+{
+	return ch_is(c, CH_TOKEN) || c == ':' || c == '[' || c == ']';
+}
+
+int sip_param_next(slice *rest, slice *name, slice *value)
+{
+	const char *p = rest->p, *end = slice_end(*rest), *start;
+
+	p = skip_lws(p, end);
+	if (p < end && *p == ';')
+		p = skip_lws(p + 1, end);
+	if (p >= end) {
+		*rest = slice_make(end, 0);
+		return 0;
+	}
+	for (start = p; p < end && ch_is((unsigned char)*p, CH_TOKEN); p++)
+		;
+	if (p == start)
+		return -EINVAL;
+	*name = slice_between(start, p);
+	*value = slice_make(p, 0);
+	p = skip_lws(p, end);
+	if (p < end && *p == '=') {
+		p = skip_lws(p + 1, end);
+		start = p;
+		if (p < end && *p == '"') {
+			p = scan_quoted(p, end);
+			if (!p)
+				return -EINVAL;
+		} else {
+			while (p < end && is_value_char((unsigned char)*p))
+				p++;
+		}
+		if (p == start)
+			return -EINVAL;
+		*value = slice_between(start, p);
+		p = skip_lws(p, end);
+	}
+	if (p < end && *p != ';')
+		return -EINVAL;
+	*rest = slice_between(p, end);
+	return 1;
+}
+
+bool sip_param_find(slice params, slice name, slice *value)
+{
+	slice n, v;
+
+	while (sip_param_next(&params, &n, &v) == 1) {
+		if (slice_caseeq(n, name)) {
+			*value = v;
+			return true;
+		}
+	}
+	return false;
+}
