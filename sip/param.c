@@ -50,12 +50,12 @@ int sip_param_next(slice *rest, slice *name, slice *value)
 	const char *p = rest->p, *end = slice_end(*rest), *start;
 
 	p = skip_lws(p, end);
-	if (p < end && *p == ';')
-		p = skip_lws(p + 1, end);
 	if (p >= end) {
 		*rest = slice_make(end, 0);
 		return 0;
 	}
+	if (*p == ';')
+		p = skip_lws(p + 1, end); /* a ';' must introduce a parameter */
 	for (start = p; p < end && ch_is((unsigned char)*p, CH_TOKEN); p++)
 		;
 	if (p == start)
