@@ -270,6 +270,12 @@ enum {
 int sip_msg_parse(const char *buf, size_t len, unsigned flags,
 		  struct sip_msg *msg, struct sip_parse_status *st);
 
+/* The deeper well-formedness checks a proxy makes before acting on a
+ * request, beyond sip_msg_parse: Contact, Route, Record-Route, Require,
+ * Proxy-Require, Supported, Expires parse; the CSeq method equals the
+ * request method (st->reason names the first defect). 0 or -EINVAL. */
+int sip_msg_check(const struct sip_msg *msg, struct sip_parse_status *st);
+
 /* First header with this id, or NULL. Next one after h, or NULL. */
 const struct sip_hdr *sip_msg_hdr(const struct sip_msg *msg, enum sip_hdr_id id);
 const struct sip_hdr *sip_msg_hdr_next(const struct sip_msg *msg,
