@@ -21,7 +21,9 @@
 /* Limits (a message exceeding them is malformed for pinhole: 400). */
 #define SIP_MAX_MSG 65535       /* bytes in one message */
 #define SIP_MAX_HEADERS 160     /* header lines (a folded line counts once) */
-#define SIP_MAX_VIA 32          /* Via values in one message */
+#define SIP_MAX_VIA 72          /* Via values in one message: a request sent
+                                   with Max-Forwards 70 (RFC 3261 §8.1.1.6)
+                                   reaches the proxy answering 483 with 71 */
 #define SIP_MAX_PARAMS 32       /* parameters on one URI / header value */
 
 /* ---- methods ---------------------------------------------------------- */
@@ -195,6 +197,10 @@ enum sip_hdr_id {
 	SIP_H_REFER_TO,
 	SIP_H_ACCEPT,
 	SIP_H_DATE,
+	SIP_H_ALLOW_EVENTS,
+	SIP_H_REFERRED_BY,
+	SIP_H_SESSION_EXPIRES,
+	SIP_H_IDENTITY,
 	SIP_H_COUNT
 };
 
