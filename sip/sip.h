@@ -18,6 +18,8 @@
 
 #include "../base/base.h"
 
+#include <sys/socket.h>
+
 /* Limits (a message exceeding them is malformed for pinhole: 400). */
 #define SIP_MAX_MSG 65535       /* bytes in one message */
 #define SIP_MAX_HEADERS 160     /* header lines (a folded line counts once) */
@@ -406,5 +408,27 @@ int sip_build_finish(struct sip_builder *b, char *out, size_t cap, size_t *len);
 int sip_reply_build(const struct sip_msg *req, unsigned code, const char *reason,
 		    slice top_via, slice to_tag, const char *extra, char *out,
 		    size_t cap, size_t *len);
+
+/* ---- NAT detection (Kamailio nathelper's nat_uac_test bits) ----------- */
+
+enum sip_nat_test {
+	SIP_NAT_CONTACT_PRIVATE = 1,   /* Contact host is a private address */
+	SIP_NAT_VIA_HOST_DIFFERS = 2,  /* top Via host is not the source IP */
+	SIP_NAT_VIA_PRIVATE = 4,       /* top Via host is a private address */
+	SIP_NAT_SDP_PRIVATE = 8,       /* an SDP c= address is private */
+	SIP_NAT_VIA_PORT_DIFFERS = 16, /* top Via port is not the source port */
+	SIP_NAT_SRC_PRIVATE = 32,      /* the source IP is private */
+	SIP_NAT_ALL = 63,
+};
+
+/* Runs the tests selected by mask against msg received from src; returns
+ * the bits that fired. Private means RFC 1918, 100.64.0.0/10 (RFC 6598) and
+ * IPv6 unique-local fc00::/7. */
+unsigned sip_nat_detect(const struct sip_msg *msg, const struct sockaddr *src,
+			unsigned mask);
+/* Whether a textual IPv4/IPv6 address is private (false for host names). */
+bool sip_addr_is_private(slice host);
+/* Whether host (a literal) is the same address as sa. */
+bool sip_addr_equals(slice host, const struct sockaddr *sa);
 
 #endif

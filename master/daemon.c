@@ -1,0 +1,119 @@
+/*
+ * daemon.c — detaching from the terminal, the pid file, and dropping
+ * privileges. Called by the master during startup only. Errors are
+ * written to a caller buffer for the startup error message.
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Classic double fork: the master ends up in its own session, not a
+ * session leader, with stdin/stdout on /dev/null. stderr is kept so that a
+ * supervisor (systemd) still captures it. */
+int daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		return -errno;
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return 0;
+}
+
+static pid_t pidfile_read(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? (pid_t)atoi(buf) : 0;
+}
+
+int pidfile_create(const char *path, char *err, size_t errlen)
+{
+	char buf[32];
+	pid_t old;
+	int fd, n;
+
+	if (!path[0])
+		return 0;
+	old = pidfile_read(path);
+	if (old > 0 && old != getpid() && kill(old, 0) == 0) {
+		snprintf(err, errlen, "already running: %s names live pid %d", path, (int)old);
+		return -EEXIST;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "pid file %s: open: %s", path, strerror(errno));
+		return -errno;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		snprintf(err, errlen, "pid file %s: write: %s", path, strerror(errno));
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+void pidfile_remove(const char *path)
+{
+	if (path[0] && pidfile_read(path) == getpid())
+		unlink(path);
+}
+
+int drop_privileges(const char *user, const char *group, char *err, size_t errlen)
+{
+	struct passwd *pw = NULL;
+	struct group *gr = NULL;
+
+	if (user[0] && !(pw = getpwnam(user))) {
+		snprintf(err, errlen, "user '%s' does not exist", user);
+		return -ENOENT;
+	}
+	if (group[0] && !(gr = getgrnam(group))) {
+		snprintf(err, errlen, "group '%s' does not exist", group);
+		return -ENOENT;
+	}
+	if ((gr || pw) && setgid(gr ? gr->gr_gid : pw->pw_gid) < 0)
+		goto fail;
+	if (pw && initgroups(pw->pw_name, pw->pw_gid) < 0)
+		goto fail;
+	if (pw && setuid(pw->pw_uid) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "dropping privileges to %s:%s: %s", user, group,
+		 strerror(errno));
+	return -errno;
+}

@@ -1,0 +1,210 @@
+/*
+ * main.c — the pinhole master: command line, startup, and the supervision
+ * loop.
+ *
+ * Startup: load and validate the config, detach (unless -F), write the pid
+ * file, bind every listen socket, create the shared memory segment, drop
+ * privileges, fork the children. Then the master sleeps with all signals
+ * unblocked; the handlers only set flags, and the loop acts on them:
+ * SIGCHLD → reap and schedule respawns, SIGHUP → reload, SIGTERM/SIGINT →
+ * graceful stop. The master never takes a shared-memory lock.
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile sig_atomic_t master_got_chld, master_got_hup, master_got_term;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGCHLD)
+		master_got_chld = 1;
+	else if (sig == SIGHUP)
+		master_got_hup = 1;
+	else
+		master_got_term = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pinhole -f FILE [-F]     start (-F: stay in the foreground)\n"
+		   "       pinhole -c -f FILE       check the configuration and exit\n"
+		   "       pinhole -V               print the version\n");
+}
+
+/* Blocks the signals the master handles; they are delivered only while it
+ * sleeps in ppoll (the timed sigsuspend). */
+static void master_signals(sigset_t *sleep_mask)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+	sigset_t block;
+
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (size_t i = 0; i < ARRAY_LEN(sigs); i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&block, sigs[i]);
+	}
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigprocmask(SIG_BLOCK, &block, sleep_mask);
+	sigdelset(sleep_mask, SIGCHLD);
+	sigdelset(sleep_mask, SIGHUP);
+	sigdelset(sleep_mask, SIGTERM);
+	sigdelset(sleep_mask, SIGINT);
+}
+
+static int check_config(const char *path)
+{
+	struct pinhole_conf *c = malloc(sizeof(*c));
+	struct conf_errors *errs = calloc(1, sizeof(*errs));
+	int rc = 1;
+
+	if (c && errs && conf_load(path, c, errs) == 0) {
+		printf("%s: configuration OK\n", path);
+		rc = 0;
+	} else if (errs) {
+		fputs(errs->text, stderr);
+		fprintf(stderr, "%s: %u problem(s); configuration invalid\n", path, errs->count);
+	}
+	free(c);
+	free(errs);
+	return rc;
+}
+
+static void sleep_until_signal(struct master *m, const sigset_t *mask)
+{
+	int64_t next = procs_next_deadline(m), now = master_now_ms();
+	int64_t wait_ms = 1000;
+	struct timespec ts;
+
+	if (next >= 0 && next - now < wait_ms)
+		wait_ms = next > now ? next - now : 0;
+	if (m->state == MS_STOPPING && m->stop_deadline_ms - now < wait_ms)
+		wait_ms = m->stop_deadline_ms > now ? m->stop_deadline_ms - now : 0;
+	ts.tv_sec = wait_ms / 1000;
+	ts.tv_nsec = (wait_ms % 1000) * 1000000;
+	ppoll(NULL, 0, &ts, mask);
+}
+
+static void begin_stop(struct master *m)
+{
+	LOG_INFO("stopping: asking %u process(es) to finish", procs_alive(m));
+	m->state = MS_STOPPING;
+	m->stop_deadline_ms = master_now_ms() + 15000;
+	procs_stop_all(m);
+}
+
+static int supervise(struct master *m, const sigset_t *mask)
+{
+	for (;;) {
+		if (master_got_chld) {
+			master_got_chld = 0;
+			procs_reap(m);
+		}
+		if (master_got_term && m->state == MS_RUNNING) {
+			master_got_term = 0;
+			begin_stop(m);
+		}
+		if (master_got_hup) {
+			master_got_hup = 0;
+			if (m->state == MS_RUNNING)
+				master_reload(m);
+		}
+		log_set_level(shm->log_level);
+		procs_respawn_due(m);
+		procs_kill_overdue(m);
+		if (m->state == MS_STOPPING && procs_alive(m) == 0)
+			return 0;
+		sleep_until_signal(m, mask);
+	}
+}
+
+static int startup(struct master *m, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!m->foreground && (rc = daemonize()) < 0) {
+		snprintf(err, errlen, "daemonize: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = pidfile_create(m->conf->pid_file, err, errlen)) < 0)
+		return rc;
+	if ((rc = listen_open_all(m->conf, &m->listens, err, errlen)) < 0)
+		return rc;
+	if ((rc = shm_create(m->conf->shm_size)) < 0) {
+		snprintf(err, errlen, "shared memory of %llu bytes: %s",
+			 (unsigned long long)m->conf->shm_size, strerror(-rc));
+		return rc;
+	}
+	if ((rc = drop_privileges(m->conf->user, m->conf->group, err, errlen)) < 0)
+		return rc;
+	shm->master_pid = getpid();
+	shm->generation = m->generation;
+	shm->log_level = m->conf->log.level;
+	shm->procs[0] = (struct proc_entry){ .pid = getpid(), .role = PROC_MASTER,
+					     .state = PROC_RUNNING, .started = time(NULL),
+					     .first_started = time(NULL) };
+	shm_proc_init(0);
+	return 0;
+}
+
+static int run(const char *path, bool foreground)
+{
+	struct master m = { .foreground = foreground, .generation = 1 };
+	struct conf_errors *errs = calloc(1, sizeof(*errs));
+	char err[512] = "";
+	sigset_t mask;
+	int rc;
+
+	m.conf = malloc(sizeof(*m.conf));
+	if (!m.conf || !errs || conf_load(path, m.conf, errs) < 0) {
+		fputs(errs ? errs->text : "out of memory\n", stderr);
+		return 1;
+	}
+	free(errs);
+	log_set_level(m.conf->log.level);
+	log_set_target_syslog(m.conf->log.syslog);
+	log_set_role("master", -1);
+	master_signals(&mask);
+	if (startup(&m, err, sizeof(err)) < 0) {
+		LOG_ERR("cannot start: %s", err);
+		return 1;
+	}
+	LOG_INFO("pinhole %s starting with %s", PINHOLE_VERSION, path);
+	procs_start_generation(&m);
+	rc = supervise(&m, &mask);
+	pidfile_remove(m.conf->pid_file);
+	LOG_INFO("stopped");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool check = false, foreground = false;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "f:cFVh")) != -1) {
+		switch (opt) {
+		case 'f': path = optarg; break;
+		case 'c': check = true; break;
+		case 'F': foreground = true; break;
+		case 'V': printf("pinhole %s\n", PINHOLE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	return check ? check_config(path) : run(path, foreground);
+}

@@ -1,0 +1,60 @@
+/*
+ * workers.h — SIP worker processes and the listen sockets they serve.
+ *
+ * The master binds every listen socket before forking (listen_open_all) and
+ * every child inherits them. A UDP worker receives on the socket of its
+ * listen entry and sends replies from it; several workers share one socket.
+ * The SIP pipeline (pipeline.c) is the same for every transport; only the
+ * receive loop differs.
+ */
+#ifndef PINHOLE_WORKERS_H
+#define PINHOLE_WORKERS_H
+
+#include "../conf/conf.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+
+struct listen_set {
+	int fd[CONF_MAX_LISTEN];       /* -1 when not bound */
+	unsigned n;
+};
+
+/* Binds every conf->listen entry (UDP: bound datagram sockets; TCP/TLS:
+ * bound stream sockets, listen() is left to their workers). On failure
+ * errbuf names the entry and the failing call; every fd opened is closed. */
+int listen_open_all(const struct pinhole_conf *conf, struct listen_set *ls,
+		    char *errbuf, size_t errlen);
+void listen_close_all(struct listen_set *ls);
+
+/* What a child process is given to run. */
+struct worker_args {
+	const struct pinhole_conf *conf;
+	const struct listen_set *listens;
+	unsigned listen_index;         /* the entry this worker serves */
+	volatile sig_atomic_t *stop;   /* set by SIGTERM: finish and return */
+};
+
+/* Process loops: each returns the process exit status (0 after a graceful
+ * stop, 2 for "fatal, do not respawn"). */
+int udp_worker_run(const struct worker_args *wa);
+/* TCP and TLS workers: the slots exist, the stream transport comes later. */
+int stream_worker_run(const struct worker_args *wa);
+
+/* ---- the SIP pipeline ------------------------------------------------- */
+
+/* One received message and where it came from. */
+struct sip_rx {
+	char *buf;
+	size_t len;
+	struct sockaddr_storage src;
+	socklen_t srclen;
+	int fd;                        /* socket to answer from */
+	uint8_t proto;                 /* enum conf_proto */
+	const struct pinhole_conf *conf;
+};
+
+/* Handles one datagram or framed stream message: parse, check, answer. */
+void pipeline_handle(struct sip_rx *rx);
+
+#endif
