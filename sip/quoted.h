@@ -1,0 +1,72 @@
+/*
+ * quoted.h — linear white space and quoted strings (RFC 3261 §25.1 LWS,
+ * quoted-string) for the header value parsers nameaddr.c and credentials.c.
+ * Private to sip/; pure inline functions on caller bytes.
+ *
+ * Folding is CRLF or, for robustness, a bare LF followed by SP/HTAB.
+ */
+#ifndef PINHOLE_SIP_QUOTED_H
+#define PINHOLE_SIP_QUOTED_H
+
+#include "sip.h"
+
+/* The length of the line folding at p (CRLF or LF, then SP/HTAB), or 0. */
+static inline int quoted_fold_len(const char *p, const char *end)
+{
+	if (*p == '\r' && end - p >= 3 && p[1] == '\n' &&
+	    (p[2] == ' ' || p[2] == '\t'))
+		return 2;
+	if (*p == '\n' && end - p >= 2 && (p[1] == ' ' || p[1] == '\t'))
+		return 1;
+	return 0;
+}
+
+/* Skips SP, HTAB and folding; returns the first other byte. */
+static inline const char *quoted_skip_lws(const char *p, const char *end)
+{
+	while (p < end) {
+		if (*p == ' ' || *p == '\t')
+			p++;
+		else if (quoted_fold_len(p, end))
+			p += quoted_fold_len(p, end) + 1;
+		else
+			break;
+	}
+	return p;
+}
+
+/*
+ * p at an opening '"': returns the byte after the closing quote, or NULL
+ * with *reason set. qdtext is LWS, printable ASCII but '"' and '\', and
+ * any byte >= 0x80 (UTF-8); quoted-pair is '\' and an ASCII byte but CR/LF.
+ */
+static inline const char *quoted_scan(const char *p, const char *end,
+				      const char **reason)
+{
+	for (p++; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '"')
+			return p + 1;
+		if (c == '\\') {
+			if (++p == end)
+				break;
+			c = (unsigned char)*p;
+			if (c == '\r' || c == '\n' || c > 0x7f)
+				goto bad;
+		} else if (c == '\r' || c == '\n') {
+			if (!quoted_fold_len(p, end))
+				goto bad;
+			p += quoted_fold_len(p, end);
+		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			goto bad;
+		}
+	}
+	*reason = "Unterminated quoted string";
+	return NULL;
+bad:
+	*reason = "Bad character in quoted string";
+	return NULL;
+}
+
+#endif
