@@ -1,0 +1,55 @@
+/*
+ * scan.h — small inline scanners shared by the message-level parsers of
+ * sip/ (msg.c, via.c, cseq.c, msg_access.c): linear white space with line
+ * folding, tokens, digits. Private to sip/; pure functions on caller bytes.
+ *
+ * Folding is CRLF or, for robustness, a bare LF followed by SP/HTAB
+ * (RFC 3261 §7.3.1, §25.1 LWS).
+ */
+#ifndef PINHOLE_SIP_SCAN_H
+#define PINHOLE_SIP_SCAN_H
+
+#include "chars.h"
+
+static inline bool scan_is_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static inline bool scan_is_digit(char c)
+{
+	return (unsigned char)(c - '0') < 10;
+}
+
+/* Skips SP, HTAB and folded line ends; returns the first other byte. */
+static inline const char *scan_lws(const char *p, const char *end)
+{
+	while (p < end) {
+		if (scan_is_wsp(*p))
+			p++;
+		else if (*p == '\n' && end - p >= 2 && scan_is_wsp(p[1]))
+			p += 2;
+		else if (*p == '\r' && end - p >= 3 && p[1] == '\n' &&
+			 scan_is_wsp(p[2]))
+			p += 3;
+		else
+			break;
+	}
+	return p;
+}
+
+/* Skips token characters (RFC 3261 §25.1 token). */
+static inline const char *scan_token(const char *p, const char *end)
+{
+	while (p < end && ch_is((unsigned char)*p, CH_TOKEN))
+		p++;
+	return p;
+}
+
+/* Whether s is a non-empty token. */
+static inline bool scan_is_token(slice s)
+{
+	return s.len && scan_token(s.p, slice_end(s)) == slice_end(s);
+}
+
+#endif
