@@ -15,6 +15,18 @@
 
 static char rx_buf[SIP_MAX_MSG + 1];
 
+/* RFC 5626 §3.5.1 / NAT keepalives: a datagram of only CR and LF (or a
+ * few NULs) is not a message; it is ignored without a counter. */
+static bool is_keepalive(const char *p, size_t n)
+{
+	if (n > 4)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != '\r' && p[i] != '\n' && p[i] != '\0')
+			return false;
+	return true;
+}
+
 static void drain(const struct worker_args *wa, int fd)
 {
 	struct sip_rx rx = { .buf = rx_buf, .fd = fd, .proto = CONF_PROTO_UDP,
@@ -29,7 +41,7 @@ static void drain(const struct worker_args *wa, int fd)
 				LOG_WARN("recvfrom: %s", strerror(errno));
 			return;
 		}
-		if (n == 0)
+		if (is_keepalive(rx_buf, (size_t)n))
 			continue;
 		rx.len = (size_t)n;
 		pipeline_handle(&rx);
