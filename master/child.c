@@ -65,6 +65,8 @@ void child_main(struct master *m, unsigned slot)
 	const struct proc_entry *pe = &shm->procs[slot];
 
 	log_set_role(proc_role_name(pe->role), pe->index);
+	if (m->ready_fd >= 0)
+		close(m->ready_fd);
 	child_signals();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != shm->master_pid)

@@ -16,16 +16,28 @@
 
 /* Classic double fork: the master ends up in its own session, not a
  * session leader, with stdin/stdout on /dev/null. stderr is kept so that a
- * supervisor (systemd) still captures it. */
-int daemonize(void)
+ * supervisor (systemd) still captures it. The original process waits on a
+ * pipe until daemon_ready() reports how startup went, and exits with that
+ * status, so `pinhole -f FILE` fails visibly when the daemon cannot start. */
+int daemonize(int *ready_fd)
 {
-	pid_t pid = fork();
-	int fd;
+	int pfd[2], fd;
+	pid_t pid;
 
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
 	if (pid < 0)
 		return -errno;
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		unsigned char status = 1;
+
+		close(pfd[1]);
+		if (read(pfd[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(pfd[0]);
 	if (setsid() < 0)
 		return -errno;
 	pid = fork();
@@ -42,7 +54,21 @@ int daemonize(void)
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
+	*ready_fd = pfd[1];
 	return 0;
+}
+
+void daemon_ready(int *ready_fd, int status)
+{
+	unsigned char b = (unsigned char)status;
+
+	if (*ready_fd < 0)
+		return;
+	if (write(*ready_fd, &b, 1) != 1) {
+		/* the waiting parent is gone; nothing to tell */
+	}
+	close(*ready_fd);
+	*ready_fd = -1;
 }
 
 static pid_t pidfile_read(const char *path)
@@ -58,6 +84,20 @@ static pid_t pidfile_read(const char *path)
 	return n > 0 ? (pid_t)atoi(buf) : 0;
 }
 
+/* Creates the directory holding path (one level, as /run/pinhole). */
+static void mkdir_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755);
+	}
+}
+
 int pidfile_create(const char *path, char *err, size_t errlen)
 {
 	char buf[32];
@@ -71,6 +111,7 @@ int pidfile_create(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "already running: %s names live pid %d", path, (int)old);
 		return -EEXIST;
 	}
+	mkdir_parent(path);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		snprintf(err, errlen, "pid file %s: open: %s", path, strerror(errno));

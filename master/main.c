@@ -131,7 +131,7 @@ static int startup(struct master *m, char *err, size_t errlen)
 {
 	int rc;
 
-	if (!m->foreground && (rc = daemonize()) < 0) {
+	if (!m->foreground && (rc = daemonize(&m->ready_fd)) < 0) {
 		snprintf(err, errlen, "daemonize: %s", strerror(-rc));
 		return rc;
 	}
@@ -158,7 +158,7 @@ static int startup(struct master *m, char *err, size_t errlen)
 
 static int run(const char *path, bool foreground)
 {
-	struct master m = { .foreground = foreground, .generation = 1 };
+	struct master m = { .foreground = foreground, .generation = 1, .ready_fd = -1 };
 	struct conf_errors *errs = calloc(1, sizeof(*errs));
 	char err[512] = "";
 	sigset_t mask;
@@ -176,10 +176,12 @@ static int run(const char *path, bool foreground)
 	master_signals(&mask);
 	if (startup(&m, err, sizeof(err)) < 0) {
 		LOG_ERR("cannot start: %s", err);
+		daemon_ready(&m.ready_fd, 1);
 		return 1;
 	}
 	LOG_INFO("pinhole %s starting with %s", PINHOLE_VERSION, path);
 	procs_start_generation(&m);
+	daemon_ready(&m.ready_fd, 0);
 	rc = supervise(&m, &mask);
 	pidfile_remove(m.conf->pid_file);
 	LOG_INFO("stopped");

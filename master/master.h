@@ -36,6 +36,7 @@ struct master {
 	enum master_state state;
 	int64_t stop_deadline_ms;
 	bool foreground;
+	int ready_fd;            /* daemon mode: tells the waiting parent */
 };
 
 extern volatile sig_atomic_t master_got_chld, master_got_hup, master_got_term;
@@ -59,7 +60,8 @@ void child_main(struct master *m, unsigned slot) __attribute__((noreturn));
 void master_reload(struct master *m);
 
 /* daemon.c */
-int daemonize(void);
+int daemonize(int *ready_fd);
+void daemon_ready(int *ready_fd, int status);
 int pidfile_create(const char *path, char *err, size_t errlen);
 void pidfile_remove(const char *path);
 int drop_privileges(const char *user, const char *group, char *err, size_t errlen);
