@@ -71,6 +71,6 @@ void child_main(struct master *m, unsigned slot)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != shm->master_pid)
 		_exit(0);
-	shm_proc_init(slot);
+	shm_stats_bind(slot);
 	exit(run_role(m, pe));
 }

@@ -152,7 +152,7 @@ static int startup(struct master *m, char *err, size_t errlen)
 	shm->procs[0] = (struct proc_entry){ .pid = getpid(), .role = PROC_MASTER,
 					     .state = PROC_RUNNING, .started = time(NULL),
 					     .first_started = time(NULL) };
-	shm_proc_init(0);
+	shm_stats_bind(0);
 	return 0;
 }
 

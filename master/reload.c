@@ -17,8 +17,13 @@
 
 static void publish(int status, const char *error)
 {
+	size_t n = strlen(error);
+
+	if (n >= sizeof(shm->reload_error))
+		n = sizeof(shm->reload_error) - 1;
 	shm->reload_status = status;
-	snprintf(shm->reload_error, sizeof(shm->reload_error), "%s", error);
+	memcpy(shm->reload_error, error, n);
+	shm->reload_error[n] = '\0';
 	__atomic_add_fetch(&shm->reload_seq, 1, __ATOMIC_RELEASE);
 }
 
