@@ -1,0 +1,118 @@
+/*
+ * test_nat.c — every nat_uac_test bit of sip_nat_detect, and the address
+ * classification behind them.
+ */
+#include "../../sip/sip.h"
+#include "tap.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+
+static struct sockaddr_in src4(const char *ip, uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	inet_pton(AF_INET, ip, &sin.sin_addr);
+	return sin;
+}
+
+/* Builds an INVITE with the given Via sent-by, Contact host and SDP c=. */
+static int parse(char *buf, size_t cap, struct sip_msg *msg, const char *via,
+		 const char *contact, const char *sdp_ip)
+{
+	char body[256] = "";
+	struct sip_parse_status st;
+	int n;
+
+	if (sdp_ip)
+		snprintf(body, sizeof(body), "v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\n"
+			 "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n", sdp_ip, sdp_ip);
+	n = snprintf(buf, cap,
+		     "INVITE sip:bob@example.com SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s;branch=z9hG4bK1\r\n"
+		     "From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+		     "Call-ID: nat-test\r\nCSeq: 1 INVITE\r\n"
+		     "Contact: <sip:alice@%s>\r\n"
+		     "Content-Length: %zu\r\n\r\n%s",
+		     via, contact, strlen(body), body);
+	return sip_msg_parse(buf, (size_t)n, 0, msg, &st);
+}
+
+static unsigned detect(const char *via, const char *contact, const char *sdp_ip,
+		       const char *src_ip, uint16_t src_port, unsigned mask)
+{
+	static char buf[2048];
+	static struct sip_msg msg;
+	struct sockaddr_in src = src4(src_ip, src_port);
+
+	if (parse(buf, sizeof(buf), &msg, via, contact, sdp_ip) < 0)
+		return 0xffff;
+	return sip_nat_detect(&msg, (struct sockaddr *)&src, mask);
+}
+
+static void test_private_addresses(void)
+{
+	OK(sip_addr_is_private(SLICE_LIT("10.0.2.15")), "10/8 is private");
+	OK(sip_addr_is_private(SLICE_LIT("172.16.0.1")), "172.16/12 is private");
+	OK(sip_addr_is_private(SLICE_LIT("172.31.255.255")), "172.31.x is private");
+	OK(!sip_addr_is_private(SLICE_LIT("172.32.0.1")), "172.32.x is public");
+	OK(sip_addr_is_private(SLICE_LIT("192.168.1.1")), "192.168/16 is private");
+	OK(sip_addr_is_private(SLICE_LIT("100.64.0.1")), "100.64/10 (CGN) is private");
+	OK(!sip_addr_is_private(SLICE_LIT("100.128.0.1")), "100.128.x is public");
+	OK(!sip_addr_is_private(SLICE_LIT("203.0.113.5")), "203.0.113.5 is public");
+	OK(sip_addr_is_private(SLICE_LIT("fd00::1")), "fc00::/7 is private");
+	OK(sip_addr_is_private(SLICE_LIT("::ffff:10.1.2.3")), "v4-mapped private is private");
+	OK(!sip_addr_is_private(SLICE_LIT("2001:db8::1")), "2001:db8::1 is not private");
+	OK(!sip_addr_is_private(SLICE_LIT("pc.example.com")), "a host name is not private");
+	OK(!sip_addr_is_private(SLICE_LIT("10.0.2.15.example.com")), "a name that starts like an IP is not");
+}
+
+static void test_addr_equals(void)
+{
+	struct sockaddr_in s = src4("203.0.113.2", 5060);
+
+	OK(sip_addr_equals(SLICE_LIT("203.0.113.2"), (struct sockaddr *)&s), "same IPv4 equals");
+	OK(!sip_addr_equals(SLICE_LIT("203.0.113.3"), (struct sockaddr *)&s), "other IPv4 differs");
+	OK(!sip_addr_equals(SLICE_LIT("host.example.com"), (struct sockaddr *)&s), "a name differs");
+}
+
+static void test_each_bit(void)
+{
+	/* A UA at 10.0.2.15:5060 behind a NAT whose public side is 203.0.113.2. */
+	IS_INT(detect("10.0.2.15:5060", "10.0.2.15:5060", "10.0.2.15", "203.0.113.2", 40000, 1),
+	       1, "bit 1: Contact host private");
+	IS_INT(detect("10.0.2.15:5060", "10.0.2.15:5060", "10.0.2.15", "203.0.113.2", 40000, 2),
+	       2, "bit 2: Via host differs from the source");
+	IS_INT(detect("10.0.2.15:5060", "10.0.2.15:5060", "10.0.2.15", "203.0.113.2", 40000, 4),
+	       4, "bit 4: Via host private");
+	IS_INT(detect("10.0.2.15:5060", "10.0.2.15:5060", "10.0.2.15", "203.0.113.2", 40000, 8),
+	       8, "bit 8: SDP c= private");
+	IS_INT(detect("10.0.2.15:5060", "10.0.2.15:5060", "10.0.2.15", "203.0.113.2", 40000, 16),
+	       16, "bit 16: Via port differs from the source port");
+	IS_INT(detect("10.0.2.15:5060", "10.0.2.15:5060", "10.0.2.15", "10.0.2.15", 5060, 32),
+	       32, "bit 32: source private");
+	IS_INT(detect("10.0.2.15:5060", "10.0.2.15:5060", "10.0.2.15", "203.0.113.2", 40000, 19),
+	       19, "default mask 19 fires 1+2+16 for a NATed UA");
+}
+
+static void test_not_nated(void)
+{
+	IS_INT(detect("198.51.100.7:5060", "198.51.100.7:5060", "198.51.100.7", "198.51.100.7", 5060,
+		      SIP_NAT_ALL), 0, "a public UA sending from its declared address fires nothing");
+	IS_INT(detect("198.51.100.7", "198.51.100.7", NULL, "198.51.100.7", 5060, SIP_NAT_ALL),
+	       0, "a Via without port means 5060");
+	IS_INT(detect("198.51.100.7:5062", "198.51.100.7", NULL, "198.51.100.7", 5062, 0),
+	       0, "mask 0 runs no test");
+	IS_INT(detect("198.51.100.7:5060", "198.51.100.7", NULL, "198.51.100.7", 5060, 8),
+	       0, "no SDP body: bit 8 does not fire");
+}
+
+int main(void)
+{
+	test_private_addresses();
+	test_addr_equals();
+	test_each_bit();
+	test_not_nated();
+	return tap_done();
+}
