@@ -1,0 +1,126 @@
+/*
+ * credentials.c — Authorization / Proxy-Authorization values (RFC 3261
+ * §25.1 credentials, RFC 7616 Digest): a scheme token, LWS, then
+ * comma-separated auth-params name=value (token or quoted-string).
+ *
+ * Called by the registrar and proxy authentication code. For Digest the
+ * well-known parameters are picked out (quotes stripped); other schemes get
+ * only scheme and params. Pure functions on caller bytes: any process.
+ */
+#include "sip.h"
+#include "chars.h"
+#include "quoted.h"
+
+#include <errno.h>
+#include <stddef.h>
+
+static int fail(const char **reason, const char *why)
+{
+	*reason = why;
+	return -EINVAL;
+}
+
+static const char *skip_token(const char *p, const char *end)
+{
+	while (p < end && ch_is((unsigned char)*p, CH_TOKEN))
+		p++;
+	return p;
+}
+
+static const struct {
+	const char *name;
+	size_t off;
+} digest_fields[] = {
+	{ "username", offsetof(struct sip_credentials, username) },
+	{ "realm", offsetof(struct sip_credentials, realm) },
+	{ "nonce", offsetof(struct sip_credentials, nonce) },
+	{ "uri", offsetof(struct sip_credentials, uri) },
+	{ "response", offsetof(struct sip_credentials, response) },
+	{ "algorithm", offsetof(struct sip_credentials, algorithm) },
+	{ "cnonce", offsetof(struct sip_credentials, cnonce) },
+	{ "opaque", offsetof(struct sip_credentials, opaque) },
+	{ "qop", offsetof(struct sip_credentials, qop) },
+	{ "nc", offsetof(struct sip_credentials, nc) },
+};
+
+/* Stores a Digest parameter in its field; a repeated one is a defect. */
+static int note_digest(struct sip_credentials *out, slice name, slice value,
+		       const char **reason)
+{
+	for (size_t i = 0; i < ARRAY_LEN(digest_fields); i++) {
+		slice *dst;
+
+		if (!slice_caseeq_cstr(name, digest_fields[i].name))
+			continue;
+		dst = (slice *)((char *)out + digest_fields[i].off);
+		if (dst->p)
+			return fail(reason, "Duplicate credentials parameter");
+		*dst = value;
+		return 0;
+	}
+	return 0;
+}
+
+/* auth-param = token EQUAL ( token / quoted-string ); *pp advanced. */
+static int parse_auth_param(const char **pp, const char *end, bool digest,
+			    struct sip_credentials *out, const char **reason)
+{
+	const char *p = *pp, *q;
+	slice name, value;
+
+	q = skip_token(p, end);
+	if (q == p)
+		return fail(reason, "Malformed credentials");
+	name = slice_between(p, q);
+	p = quoted_skip_lws(q, end);
+	if (p == end || *p != '=')
+		return fail(reason, "Malformed credentials");
+	p = quoted_skip_lws(p + 1, end);
+	if (p < end && *p == '"') {
+		q = quoted_scan(p, end, reason);
+		if (!q)
+			return -EINVAL;
+		value = slice_between(p + 1, q - 1);
+	} else {
+		q = skip_token(p, end);
+		if (q == p)
+			return fail(reason, "Malformed credentials");
+		value = slice_between(p, q);
+	}
+	*pp = q;
+	return digest ? note_digest(out, name, value, reason) : 0;
+}
+
+int sip_credentials_parse(slice value, struct sip_credentials *out,
+			  const char **reason)
+{
+	const char *p, *q, *end;
+	unsigned n = 0;
+	bool digest;
+
+	value = slice_trim(value);
+	p = value.p;
+	end = slice_end(value);
+	*out = (struct sip_credentials){ 0 };
+	q = skip_token(p, end);
+	if (q == p)
+		return fail(reason, "Malformed credentials");
+	out->scheme = slice_between(p, q);
+	digest = slice_caseeq(out->scheme, SLICE_LIT("Digest"));
+	p = quoted_skip_lws(q, end);
+	if (p == q || p == end)
+		return fail(reason, "Malformed credentials");
+	out->params = slice_between(p, end);
+	for (;;) {
+		if (++n > SIP_MAX_PARAMS)
+			return fail(reason, "Too many credentials parameters");
+		if (parse_auth_param(&p, end, digest, out, reason) < 0)
+			return -EINVAL;
+		p = quoted_skip_lws(p, end);
+		if (p == end)
+			return 0;
+		if (*p != ',')
+			return fail(reason, "Malformed credentials");
+		p = quoted_skip_lws(p + 1, end);
+	}
+}
