@@ -19,6 +19,9 @@
 #define CONF_MAX_DOMAINS 32
 #define CONF_ADDR_LEN 64      /* an IPv4/IPv6 address or host name */
 #define CONF_NAME_LEN 256     /* domains, URIs, realm */
+/* Children of one generation (SIP workers, relay workers, timer, ctl); two
+ * generations must fit the shm process table during a reload. */
+#define CONF_MAX_PROCS 127
 
 enum conf_proto { CONF_PROTO_UDP = 0, CONF_PROTO_TCP, CONF_PROTO_TLS };
 enum conf_location_mode { CONF_LOC_MEMORY = 0, CONF_LOC_WRITE_THROUGH, CONF_LOC_WRITE_BACK };
@@ -85,7 +88,10 @@ struct pinhole_conf {
 	char pid_file[PATH_MAX];
 };
 
-/* Collected problems, one "FILE:LINE: path: reason" line each. */
+/* Collected problems, one "FILE:LINE: path: reason" line each, each ending
+ * in '\n' ("FILE:LINE: syntax error: ..." for libconfig's own complaints,
+ * "FILE: cannot open: ..." when the file cannot be read). Lines that do not
+ * fit in text are dropped but still counted. */
 struct conf_errors {
 	char text[8192];
 	size_t len;
@@ -93,7 +99,9 @@ struct conf_errors {
 };
 
 /* Loads and validates path into *out (fully initialised with defaults
- * first). 0 when valid; -EINVAL with every problem in *errs otherwise. */
+ * first). 0 when valid; -EINVAL with every problem in *errs otherwise, or
+ * the -errno of open/read when the file cannot be read (also in *errs).
+ * out->path is the file's absolute path. */
 int conf_load(const char *path, struct pinhole_conf *out, struct conf_errors *errs);
 
 /* Fills *out with every default (what an empty file gives). */
@@ -105,7 +113,10 @@ unsigned conf_restart_only_changes(const struct pinhole_conf *old_conf,
 				   const struct pinhole_conf *new_conf,
 				   char *buf, size_t cap);
 
-/* Whether a host (case-insensitive) is one of conf->domains. */
+/* Whether a host (case-insensitive, IPv6 with or without brackets) is one
+ * of conf->domains, or an IP address equal to a listen address or to
+ * advertise (so requests to the proxy's own IP are local). A wildcard listen
+ * address (0.0.0.0, ::) matches nothing: list such hosts in domains. */
 bool conf_is_local_domain(const struct pinhole_conf *conf, slice host);
 
 const char *conf_proto_name(enum conf_proto p);
