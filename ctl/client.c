@@ -289,7 +289,7 @@ int ctl_request(const char *fifo, int argc, char *const argv[], int timeout_ms,
 	char line[CTL_REQUEST_MAX], *buf = NULL;
 	sigset_t block, saved;
 	struct stat st;
-	size_t len;
+	size_t len = 0;
 	int rc;
 
 	*reply = NULL;
