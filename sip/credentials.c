@@ -20,13 +20,6 @@ static int fail(const char **reason, const char *why)
 	return -EINVAL;
 }
 
-static const char *skip_token(const char *p, const char *end)
-{
-	while (p < end && ch_is((unsigned char)*p, CH_TOKEN))
-		p++;
-	return p;
-}
-
 static const struct {
 	const char *name;
 	size_t off;
@@ -68,21 +61,21 @@ static int parse_auth_param(const char **pp, const char *end, bool digest,
 	const char *p = *pp, *q;
 	slice name, value;
 
-	q = skip_token(p, end);
+	q = scan_token(p, end);
 	if (q == p)
 		return fail(reason, "Malformed credentials");
 	name = slice_between(p, q);
-	p = quoted_skip_lws(q, end);
+	p = scan_lws(q, end);
 	if (p == end || *p != '=')
 		return fail(reason, "Malformed credentials");
-	p = quoted_skip_lws(p + 1, end);
+	p = scan_lws(p + 1, end);
 	if (p < end && *p == '"') {
 		q = quoted_scan(p, end, reason);
 		if (!q)
 			return -EINVAL;
 		value = slice_between(p + 1, q - 1);
 	} else {
-		q = skip_token(p, end);
+		q = scan_token(p, end);
 		if (q == p)
 			return fail(reason, "Malformed credentials");
 		value = slice_between(p, q);
@@ -102,12 +95,12 @@ int sip_credentials_parse(slice value, struct sip_credentials *out,
 	p = value.p;
 	end = slice_end(value);
 	*out = (struct sip_credentials){ 0 };
-	q = skip_token(p, end);
+	q = scan_token(p, end);
 	if (q == p)
 		return fail(reason, "Malformed credentials");
 	out->scheme = slice_between(p, q);
 	digest = slice_caseeq(out->scheme, SLICE_LIT("Digest"));
-	p = quoted_skip_lws(q, end);
+	p = scan_lws(q, end);
 	if (p == q || p == end)
 		return fail(reason, "Malformed credentials");
 	out->params = slice_between(p, end);
@@ -116,11 +109,11 @@ int sip_credentials_parse(slice value, struct sip_credentials *out,
 			return fail(reason, "Too many credentials parameters");
 		if (parse_auth_param(&p, end, digest, out, reason) < 0)
 			return -EINVAL;
-		p = quoted_skip_lws(p, end);
+		p = scan_lws(p, end);
 		if (p == end)
 			return 0;
 		if (*p != ',')
 			return fail(reason, "Malformed credentials");
-		p = quoted_skip_lws(p + 1, end);
+		p = scan_lws(p + 1, end);
 	}
 }

@@ -19,11 +19,6 @@ static int fail(const char **reason, const char *why)
 	return -EINVAL;
 }
 
-static bool is_token(char c)
-{
-	return ch_is((unsigned char)c, CH_TOKEN);
-}
-
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -32,8 +27,7 @@ static bool is_space(char c)
 /* Whether the value starts with "scheme:" (an addr-spec, not a name). */
 static bool starts_addr_spec(const char *p, const char *end)
 {
-	while (p < end && is_token(*p))
-		p++;
+	p = scan_token(p, end);
 	return p < end && *p == ':';
 }
 
@@ -48,14 +42,15 @@ static int parse_display(const char **pp, const char *end,
 		if (!p)
 			return -EINVAL;
 		last = p;
-		p = quoted_skip_lws(p, end);
+		p = scan_lws(p, end);
 	} else {
 		while (p < end && *p != '<') {
-			if (is_token(*p)) {
-				last = ++p;
+			q = scan_token(p, end);
+			if (q != p) {
+				last = p = q;
 				continue;
 			}
-			q = quoted_skip_lws(p, end);
+			q = scan_lws(p, end);
 			if (q == p)
 				return fail(reason, "Bad display name");
 			p = q;
@@ -123,20 +118,12 @@ static int parse_q(slice v, int16_t *q)
 	return 0;
 }
 
-static bool all_token(slice s)
-{
-	for (uint32_t i = 0; i < s.len; i++)
-		if (!is_token(s.p[i]))
-			return false;
-	return s.len > 0;
-}
-
 /* tag, expires and q; the first occurrence of each counts. */
 static int note_param(struct sip_nameaddr *out, slice name, slice value,
 		      const char **reason)
 {
 	if (slice_caseeq(name, SLICE_LIT("tag"))) {
-		if (!all_token(value))
+		if (!scan_is_token(value))
 			return fail(reason, "Bad tag");
 		if (!out->tag.len)
 			out->tag = value;
@@ -167,7 +154,7 @@ static int parse_hparams(const char *p, const char *end,
 	unsigned n = 0;
 	int rc;
 
-	out->params = slice_between(quoted_skip_lws(p + 1, end), end);
+	out->params = slice_between(scan_lws(p + 1, end), end);
 	while ((rc = sip_param_next(&rest, &name, &value)) == 1) {
 		if (++n > SIP_MAX_PARAMS)
 			return fail(reason, "Too many header parameters");
@@ -200,7 +187,7 @@ int sip_nameaddr_parse(slice value, struct sip_nameaddr *out,
 	}
 	if (rc < 0)
 		return rc;
-	p = quoted_skip_lws(p, end);
+	p = scan_lws(p, end);
 	if (p == end)
 		return 0;
 	if (*p != ';')

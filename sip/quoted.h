@@ -1,14 +1,16 @@
 /*
- * quoted.h — linear white space and quoted strings (RFC 3261 §25.1 LWS,
- * quoted-string) for the header value parsers nameaddr.c and credentials.c.
- * Private to sip/; pure inline functions on caller bytes.
+ * quoted.h — quoted strings (RFC 3261 §25.1 quoted-string) for the header
+ * value parsers nameaddr.c and credentials.c; LWS and tokens come from
+ * scan.h. Private to sip/; pure inline functions on caller bytes.
  *
- * Folding is CRLF or, for robustness, a bare LF followed by SP/HTAB.
+ * Folding is CRLF or, for robustness, a bare LF followed by SP/HTAB, as in
+ * scan_lws.
  */
 #ifndef PINHOLE_SIP_QUOTED_H
 #define PINHOLE_SIP_QUOTED_H
 
 #include "sip.h"
+#include "scan.h"
 
 /* The length of the line folding at p (CRLF or LF, then SP/HTAB), or 0. */
 static inline int quoted_fold_len(const char *p, const char *end)
@@ -19,20 +21,6 @@ static inline int quoted_fold_len(const char *p, const char *end)
 	if (*p == '\n' && end - p >= 2 && (p[1] == ' ' || p[1] == '\t'))
 		return 1;
 	return 0;
-}
-
-/* Skips SP, HTAB and folding; returns the first other byte. */
-static inline const char *quoted_skip_lws(const char *p, const char *end)
-{
-	while (p < end) {
-		if (*p == ' ' || *p == '\t')
-			p++;
-		else if (quoted_fold_len(p, end))
-			p += quoted_fold_len(p, end) + 1;
-		else
-			break;
-	}
-	return p;
 }
 
 /*
