@@ -286,7 +286,7 @@ static bool slice_within(slice inner, slice outer)
 /* Every Via line in order; the bytes of the top via-parm become top_via. */
 static void reply_vias(const struct sip_msg *req, slice top_via, struct out_buf *o)
 {
-	bool swap = top_via.len && req->nvia;
+	bool swap = top_via.len && req->nvia;  /* only one line holds via[0] */
 
 	for (unsigned i = 0; i < req->nhdrs; i++) {
 		slice l = line_body(req->hdrs[i].line), raw = req->via[0].raw;
@@ -297,7 +297,6 @@ static void reply_vias(const struct sip_msg *req, slice top_via, struct out_buf 
 			out_put(o, l.p, (size_t)(raw.p - l.p));
 			out_slice(o, top_via);
 			out_put(o, slice_end(raw), (size_t)(slice_end(l) - slice_end(raw)));
-			swap = false;
 		} else {
 			out_slice(o, l);
 		}
