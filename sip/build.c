@@ -146,8 +146,13 @@ void sip_build_add_header(struct sip_builder *b, enum sip_hdr_id before, slice t
 	build_edit(b, at, 0, SLICE_LIT("\r\n"));
 }
 
+/* A NULL h (sip_msg_hdr found nothing) is the caller's mistake: -EINVAL. */
 void sip_build_remove_header(struct sip_builder *b, const struct sip_hdr *h)
 {
+	if (!h) {
+		build_fail(b, -EINVAL);
+		return;
+	}
 	build_edit(b, h->line.p, h->line.len, SLICE_NULL);
 }
 

@@ -156,6 +156,10 @@ static void test_bad_ranges(void)
 	IS_INT(finish(), -EINVAL, "finish returns the first error");
 
 	start(OPTS);
+	sip_build_remove_header(&b, sip_msg_hdr(&msg, SIP_H_CONTACT));
+	IS_INT(finish(), -EINVAL, "removing an absent header is -EINVAL");
+
+	start(OPTS);
 	sip_build_delete(&b, slice_make(msg.buf + msg.len - 2, 3));
 	IS_INT(finish(), -EINVAL, "a delete past the end is rejected");
 }
