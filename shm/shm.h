@@ -10,7 +10,9 @@
  * Locks are futex words holding the owner's pid: contenders spin briefly
  * then FUTEX_WAIT. The master never takes a lock; when a child dies it
  * calls shm_locks_release_dead(pid) which clears every registered lock
- * word holding that pid (compare-and-swap, no waiting).
+ * word holding that pid (compare-and-swap, no waiting). A waiter also takes
+ * over a lock whose owner has died (or is a zombie) after 100 ms, so a slow
+ * master delays but never hangs the others.
  *
  * Statistics are per-process counters (one writer each, no lock), summed on
  * read; a respawned process keeps its slot, so totals survive crashes.
@@ -36,14 +38,23 @@ struct shm_lock {
 };
 _Static_assert(sizeof(struct shm_lock) == 8, "shm_lock layout");
 
+/* Not recursive. shm_unlock by a process that does not hold the lock logs
+ * an error and leaves the lock as it is. */
 void shm_lock(struct shm_lock *l);
 bool shm_trylock(struct shm_lock *l);
 void shm_unlock(struct shm_lock *l);
 /* Registers count locks spaced stride bytes apart starting at l, so that
- * shm_locks_release_dead finds them. Call at creation, in the master. */
+ * shm_locks_release_dead finds them. Call at creation, in the master; the
+ * locks must live as long as the segment. -EINVAL if they are not inside
+ * the segment, -ENOSPC when the registry (64 arrays) is full. */
 int shm_lock_register(struct shm_lock *l, uint32_t count, uint32_t stride);
-/* Frees every registered lock whose owner is pid; returns how many. */
+/* Frees every registered lock whose owner is pid and wakes its waiters;
+ * returns how many. Never waits, so the master may call it. */
 unsigned shm_locks_release_dead(pid_t pid);
+/* The lock owner id is this process's pid, cached. A fork handler clears
+ * the cache in the child, so callers need not do anything after fork();
+ * a process created another way (clone, vfork) calls this first. */
+void shm_proc_pid_refresh(void);
 
 /* ---- process table -------------------------------------------------- */
 
@@ -58,6 +69,7 @@ enum proc_state {
 	PROC_RUNNING,
 	PROC_RETIRING,      /* asked to finish gracefully (older generation) */
 	PROC_DEAD,          /* exited; waiting for respawn backoff */
+	PROC_STATE_COUNT
 };
 
 struct proc_entry {
@@ -73,7 +85,9 @@ struct proc_entry {
 };
 _Static_assert(sizeof(struct proc_entry) == 40, "proc_entry layout");
 
+/* "master", "udp", ... ("none" for PROC_NONE, "unknown" out of range). */
 const char *proc_role_name(enum proc_role r);
+/* "free", "starting", "running", "retiring", "dead" ("unknown"). */
 const char *proc_state_name(enum proc_state s);
 
 /* ---- statistics ----------------------------------------------------- */
@@ -110,13 +124,18 @@ enum stat_id {
 	STAT_COUNT
 };
 
-/* Adds to this process's slot (set by shm_stats_bind): no lock, no atomics
- * beyond a relaxed add, since each slot has one writer. */
+/* Adds to this process's slot (set by shm_stats_bind): no lock, only a
+ * relaxed atomic add. A process not bound to a slot (the master, tools,
+ * unit tests) adds to a spare row shared by such processes; before
+ * shm_create, to a row private to the process. */
 void stat_add(enum stat_id id, uint64_t n);
 #define STAT_INC(id) stat_add(STAT_##id, 1)
-uint64_t stat_get(enum stat_id id);      /* summed over every slot */
-const char *stat_name(enum stat_id id);
-/* Binds this process to its process-table slot's counters. */
+/* Summed over every slot and the spare row (the private row when no
+ * segment is attached). */
+uint64_t stat_get(enum stat_id id);
+const char *stat_name(enum stat_id id);  /* NULL out of range */
+/* Binds this process to its process-table slot's counters (a slot out of
+ * range logs an error and keeps the spare row). */
 void shm_stats_bind(unsigned slot);
 
 /* ---- the segment ---------------------------------------------------- */
@@ -130,20 +149,26 @@ struct shm_header {
 	int32_t log_level;         /* runtime log level, set by `log level` */
 	uint32_t reload_seq;       /* bumped by the master after every reload try */
 	int32_t reload_status;     /* 0 ok, else -errno of the last reload */
+	int32_t shmid;             /* SysV id (already marked for removal) */
 	int64_t started;           /* CLOCK_REALTIME seconds at master start */
 	char reload_error[1024];   /* reasons of the last failed reload */
 	struct proc_entry procs[SHM_MAX_PROCS];
-	shm_off stats;             /* uint64_t [SHM_MAX_PROCS][STAT_COUNT] */
+	shm_off stats;             /* counter rows, one per slot + spare (stats.c) */
 	shm_off alloc;             /* allocator state */
 	shm_off lock_registry;     /* registered lock arrays */
 	shm_off tables[16];        /* later parts: location, transactions, ... */
 };
+_Static_assert(sizeof(struct shm_header) == 11464, "shm_header layout");
+_Static_assert(offsetof(struct shm_header, procs) % 8 == 0, "procs aligned");
 
 /* The segment as attached in this process (set by shm_create). */
 extern struct shm_header *shm;
 
 /* Master: creates, attaches and marks for removal a segment of size bytes,
- * and lays out the header, allocator, lock registry and counters. */
+ * and lays out the header, allocator, lock registry and counters. Only a
+ * few pages are touched. -EEXIST if one is attached, -EINVAL if size is too
+ * small for the layout or above kernel.shmmax, else the -errno of the
+ * failed call (logged). */
 int shm_create(size_t size);
 /* Detaches (a child before exec, or at exit). */
 void shm_detach(void);
@@ -160,14 +185,20 @@ static inline shm_off shm_off_of(const void *p)
 
 /* ---- allocator ------------------------------------------------------ */
 
-/* Variable-sized shared objects, 16-byte aligned; thread- and
- * process-safe (size-class free lists under futex locks). 0 when full. */
+/* Variable-sized shared objects, 16-byte aligned; process-safe (size-class
+ * chunks under futex locks, no per-object header). The contents of a new
+ * object are undefined. 0 when full, for size 0 or without a segment
+ * (counted as failures). shm_free(0) does nothing; freeing anything that is
+ * not a live object is logged, counted in bad_frees and ignored. */
 shm_off shm_alloc(size_t size);
 void shm_free(shm_off off);
 
+/* size: bytes of the segment; used: the fixed layout plus live objects (at
+ * their size-class size; objects over 32 KiB in whole 64 KiB chunks);
+ * free = size - used, which includes space lost to fragmentation. */
 struct shm_usage {
 	uint64_t size, used, free;
-	uint64_t allocs, frees, failures;
+	uint64_t allocs, frees, failures, bad_frees;
 };
 void shm_usage(struct shm_usage *u);
 
