@@ -93,7 +93,7 @@ int sip_credentials_parse(slice value, struct sip_credentials *out,
 
 	value = slice_trim(value);
 	p = value.p;
-	end = slice_end(value);
+	end = value.len ? slice_end(value) : p;
 	*out = (struct sip_credentials){ 0 };
 	q = scan_token(p, end);
 	if (q == p)

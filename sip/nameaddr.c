@@ -174,8 +174,9 @@ int sip_nameaddr_parse(slice value, struct sip_nameaddr *out,
 
 	value = slice_trim(value);
 	p = value.p;
-	end = slice_end(value);
-	*out = (struct sip_nameaddr){ .raw = value, .q = -1 };
+	end = value.len ? slice_end(value) : p;
+	*out = (struct sip_nameaddr){ .raw = value, .params = slice_make(end, 0),
+				      .q = -1 };
 	if (p == end)
 		return fail(reason, "Empty name-addr");
 	if (*p != '"' && *p != '<' && starts_addr_spec(p, end)) {
@@ -221,7 +222,7 @@ static const char *find_comma(const char *p, const char *end)
 int sip_nameaddr_list_parse(slice value, struct sip_nameaddr *out,
 			    unsigned max, unsigned *n, const char **reason)
 {
-	const char *p = value.p, *end = slice_end(value), *comma;
+	const char *p = value.p, *end = value.len ? slice_end(value) : p, *comma;
 
 	for (;;) {
 		slice elem;

@@ -431,9 +431,11 @@ static int parse_opaque(const char *p, const char *end, const char **reason)
 
 int sip_uri_parse(slice in, struct sip_uri *out, const char **reason)
 {
-	const char *p = in.p, *end = slice_end(in);
+	const char *p = in.p, *end = in.len ? slice_end(in) : p;
 
-	*out = (struct sip_uri){ .raw = in };
+	/* empty lists point at the end, so callers may iterate them */
+	*out = (struct sip_uri){ .raw = in, .params = slice_make(end, 0),
+				 .headers = slice_make(end, 0) };
 	if (parse_scheme(&p, end, out, reason) < 0)
 		return -EINVAL;
 	switch (out->scheme_id) {
@@ -449,8 +451,12 @@ int sip_uri_parse(slice in, struct sip_uri *out, const char **reason)
 
 bool sip_uri_param(const struct sip_uri *uri, slice name, slice *value)
 {
-	const char *p = uri->params.p, *end = slice_end(uri->params);
+	const char *p, *end;
 
+	if (!uri->params.len)
+		return false;
+	p = uri->params.p;
+	end = slice_end(uri->params);
 	while (p < end) {
 		const char *start = p, *eq, *semi;
 

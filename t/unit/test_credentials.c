@@ -76,6 +76,7 @@ static void test_unknown_scheme(void)
 static void test_malformed(void)
 {
 	bad("", "Malformed credentials");
+	IS_INT(sip_credentials_parse(SLICE_NULL, &cr, &why), -22, "a NULL slice");
 	bad("Digest", "Malformed credentials");
 	bad("Digest   ", "Malformed credentials");
 	bad("Digest ,", "Malformed credentials");

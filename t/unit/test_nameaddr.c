@@ -205,6 +205,7 @@ static void test_angle_errors(void)
 	bad("<sip:user@example.com>garbage", "Malformed name-addr");
 	bad("", "Empty name-addr");
 	bad(" \t ", "Empty name-addr");
+	IS_INT(sip_nameaddr_parse(SLICE_NULL, &na, &why), -22, "a NULL slice");
 }
 
 /* RFC 4475 badinv01: empty header parameters. */
@@ -387,6 +388,7 @@ static void test_list_empty_elements(void)
 	}
 	n = 0;
 	IS_INT(parse_list("\"Joe\" <sip:joe@example.org>;;;;", 8, &n), -22, "badinv01 Contact");
+	IS_INT(sip_nameaddr_list_parse(SLICE_NULL, list, 8, &n, &why), -22, "a NULL slice");
 	IS_INT(parse_list("Bell, Alexander <sip:a.g.bell@bell-tel.com>", 8, &n), -22,
 	       "baddn in a list");
 }

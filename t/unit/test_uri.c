@@ -329,6 +329,7 @@ static void test_missing_scheme(void)
 	bad("s_p:x", "Missing URI scheme");
 	bad(":x", "Missing URI scheme");
 	bad("", "Missing URI scheme");
+	IS_INT(sip_uri_parse(SLICE_NULL, &u, &why), -22, "a NULL slice");
 }
 
 static void test_uri_param_lookup(void)
