@@ -333,13 +333,14 @@ static int cmd_shm(const struct ctl_ctx *ctx, int argc, const char *const *argv,
 	struct shm_usage u;
 
 	shm_usage(&u);
-	return result_set(result, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+	return result_set(result, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 					    "size", (json_int_t)u.size,
 					    "used", (json_int_t)u.used,
 					    "free", (json_int_t)u.free,
 					    "allocs", (json_int_t)u.allocs,
 					    "frees", (json_int_t)u.frees,
-					    "failures", (json_int_t)u.failures));
+					    "failures", (json_int_t)u.failures,
+					    "bad_frees", (json_int_t)u.bad_frees));
 }
 
 /* ---- the table ------------------------------------------------------- */
