@@ -106,6 +106,44 @@ static void check_listen(struct conf_ctx *ctx)
 			   "true needs tls.ca_list (the CAs client certificates must chain to)");
 }
 
+static bool is_wildcard(const uint8_t ip[16])
+{
+	static const uint8_t any6[16], any4[16] = { [10] = 0xff, [11] = 0xff };
+
+	return memcmp(ip, any6, 16) == 0 || memcmp(ip, any4, 16) == 0;
+}
+
+/* A UDP listen socket inside the relay port range would fail to bind. */
+static void check_relay_overlap(struct conf_ctx *ctx)
+{
+	const struct pinhole_conf *c = ctx->conf;
+	uint8_t relay_ip[16], ip[16];
+	char hp[CONF_ADDR_LEN + 8];
+
+	if (!conf_ip_parse(c->relay.address, relay_ip))
+		return;
+	for (unsigned i = 0; i < c->nlisten; i++) {
+		const struct conf_listen *l = &c->listen[i];
+		char path[32];
+
+		if ((ctx->listen_bad & (1u << i)) || l->proto != CONF_PROTO_UDP ||
+		    l->port < c->relay.port_min || l->port > c->relay.port_max ||
+		    !conf_ip_parse(l->address, ip))
+			continue;
+		if (memcmp(ip, relay_ip, 16) != 0 && !is_wildcard(ip) && !is_wildcard(relay_ip))
+			continue;
+		conf_format_hostport(l->address, l->port, hp, sizeof(hp));
+		snprintf(path, sizeof(path), "listen[%u]", i);
+		if (conf_seen(ctx, "relay.ports") || !ctx->listen_seen[i])
+			conf_error(ctx, conf_seen(ctx, "relay.ports"), "relay.ports",
+				   "%u..%u includes the port of %s (udp %s)", c->relay.port_min,
+				   c->relay.port_max, path, hp);
+		else
+			conf_error(ctx, ctx->listen_seen[i], path, "udp %s is inside relay.ports "
+				   "(%u..%u)", hp, c->relay.port_min, c->relay.port_max);
+	}
+}
+
 static void check_relay(struct conf_ctx *ctx)
 {
 	const struct pinhole_conf *c = ctx->conf;
@@ -126,6 +164,7 @@ static void check_relay(struct conf_ctx *ctx)
 			 "relay.mode is not \"never\"" : "relay.control is set");
 		report2(ctx, "workers.relay", "relay.mode", what);
 	}
+	check_relay_overlap(ctx);
 }
 
 static void check_keepalive(struct conf_ctx *ctx)

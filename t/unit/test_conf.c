@@ -3,9 +3,11 @@
  *
  * Each test writes a temporary file under /tmp, loads it with conf_load and
  * checks the struct or the exact "FILE:LINE: path: reason" lines. Runs from
- * the repository root (the sample conf/pinhole.conf is loaded by path).
+ * the repository root (the sample conf/pinhole.conf is loaded by path, the
+ * man page conf/pinhole.conf.5 is checked against the option table).
  */
 #include "../../conf/conf.h"
+#include "../../conf/options.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -412,6 +414,12 @@ static void test_relay_ports(void)
 		  "1: relay.ports: 30000..30007 holds 8 ports; 3 relay workers need at least 12 "
 		  "(4 each)");
 	loads("relay = { ports = [ 30000, 30007 ]; };", "4 ports each for 2 workers");
+	one_error("relay = { ports = [ 5000, 5999 ]; };",
+		  "1: relay.ports: 5000..5999 includes the port of listen[0] (udp 127.0.0.1:5060)");
+	one_error("listen = ( { address = \"0.0.0.0\";\n port = 31000; } );",
+		  "1: listen[0]: udp 0.0.0.0:31000 is inside relay.ports (30000..39999)");
+	loads("listen = ( { address = \"127.0.0.2\"; port = 31000; } );",
+	      "listen port in the relay range on another address");
 }
 
 static void test_cross_field_expires(void)
@@ -630,6 +638,66 @@ static void test_proto_names(void)
 	OK(strcmp(conf_proto_name((enum conf_proto)7), "?") == 0, "out of range");
 }
 
+/* ---- the man page ------------------------------------------------------- */
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t cap = 0;
+
+	if (f && getdelim(&text, &cap, '\0', f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	if (f)
+		fclose(f);
+	return text;
+}
+
+/* The entry ".TP\n.B path\n" up to the next ".TP" or ".S" macro. */
+static bool man_entry(const char *man, const char *path, char *buf, size_t cap)
+{
+	char head[CONF_PATH_LEN + 16];
+	const char *p, *end;
+
+	snprintf(head, sizeof(head), ".TP\n.B %s\n", path);
+	p = strstr(man, head);
+	if (!p)
+		return false;
+	p += strlen(head);
+	end = p + strlen(p);
+	for (const char *q = p; *q; q++)
+		if (q[0] == '\n' && q[1] == '.' && (q[2] == 'S' || (q[2] == 'T' && q[3] == 'P'))) {
+			end = q;
+			break;
+		}
+	snprintf(buf, cap, "%.*s", (int)(end - p), p);
+	return true;
+}
+
+static void test_man_page_documents_every_key(void)
+{
+	char *man = slurp("conf/pinhole.conf.5");
+	char entry[2048];
+
+	if (!OK(man != NULL, "conf/pinhole.conf.5 readable"))
+		return;
+	for (size_t i = 0; i < conf_noptions; i++) {
+		const struct conf_option *o = &conf_options[i];
+		const char *want = o->flags & CONF_RELOAD ? "reload: yes" : "reload: no";
+
+		if (!OK(man_entry(man, o->path, entry, sizeof(entry)), "man page documents %s",
+			o->path))
+			continue;
+		OK(strstr(entry, want) != NULL, "  %s: %s", o->path, want);
+	}
+	for (size_t i = 0; i < conf_listen_noptions; i++)
+		OK(man_entry(man, conf_listen_options[i].path, entry, sizeof(entry)),
+		   "man page documents listen's %s", conf_listen_options[i].path);
+	free(man);
+}
+
 int main(void)
 {
 	test_sample_loads();
@@ -658,5 +726,6 @@ int main(void)
 	test_restart_only_changes();
 	test_is_local_domain();
 	test_proto_names();
+	test_man_page_documents_every_key();
 	return tap_done();
 }
