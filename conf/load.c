@@ -120,7 +120,7 @@ static int read_file(struct conf_ctx *ctx, char **out)
 		rc = errno ? -errno : -EIO;
 		conf_error_line(ctx->errs, "%s: cannot read: %s", ctx->file, strerror(-rc));
 	} else if (n > CONF_FILE_MAX || (n >= 0 && !feof(f))) {
-		rc = -EFBIG;
+		rc = -EINVAL;
 		conf_error_line(ctx->errs, "%s: not a configuration file (NUL bytes or "
 				"over %d bytes)", ctx->file, CONF_FILE_MAX);
 	} else if (n < 0) {

@@ -45,15 +45,22 @@ static uint64_t get_uint(const void *p, size_t size)
 	uint8_t v8;
 	uint16_t v16;
 	uint32_t v32;
-	uint64_t v;
+	uint64_t v64;
 
-	if (size == 1)
-		return memcpy(&v8, p, 1), v8;
-	if (size == 2)
-		return memcpy(&v16, p, 2), v16;
-	if (size == 4)
-		return memcpy(&v32, p, 4), v32;
-	return memcpy(&v, p, 8), v;
+	switch (size) {
+	case 1:
+		memcpy(&v8, p, 1);
+		return v8;
+	case 2:
+		memcpy(&v16, p, 2);
+		return v16;
+	case 4:
+		memcpy(&v32, p, 4);
+		return v32;
+	default:
+		memcpy(&v64, p, 8);
+		return v64;
+	}
 }
 
 /* ---- integers, booleans, enums ---------------------------------------- */

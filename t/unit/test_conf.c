@@ -260,6 +260,23 @@ static void test_cannot_open(void)
 	IS_INT(errs.count, 1, "  one error");
 	OK(strcmp(errs.text, "/nonexistent/pinhole.conf: cannot open: No such file or directory\n") == 0,
 	   "  FILE: cannot open: strerror");
+	IS_INT(conf_load("/tmp", &conf, &errs), -EISDIR, "a directory: -EISDIR");
+	OK(strcmp(errs.text, "/tmp: cannot read: Is a directory\n") == 0, "  FILE: cannot read: strerror");
+}
+
+static void test_nul_bytes_rejected(void)
+{
+	char path[] = "/tmp/pinhole-conf-XXXXXX";
+	int fd = mkstemp(path);
+
+	if (!OK(fd >= 0 && write(fd, "shm_size = \"8M\";\0x", 17) == 17, "file with a NUL byte"))
+		return;
+	close(fd);
+	IS_INT(conf_load(path, &conf, &errs), -EINVAL, "  rejected");
+	IS_INT(errs.count, 1, "  one error");
+	OK(strstr(errs.text, ": not a configuration file (NUL bytes or over 1048576 bytes)\n") != NULL,
+	   "  says why");
+	unlink(path);
 }
 
 static void test_unknown_keys(void)
@@ -707,6 +724,7 @@ int main(void)
 	test_include_relative_to_file();
 	test_syntax_error();
 	test_cannot_open();
+	test_nul_bytes_rejected();
 	test_unknown_keys();
 	test_wrong_types();
 	test_out_of_range();
