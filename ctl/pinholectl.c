@@ -116,8 +116,9 @@ static int fifo_from_conf(const char *file, char *fifo, size_t cap)
 		goto out;
 	}
 	if (conf_load(file, conf, errs) < 0)
-		fprintf(stderr, "pinholectl: warning: %s has errors, using FIFO %s; first: %.*s\n",
-			file, conf->ctl.fifo, (int)strcspn(errs->text, "\n"), errs->text);
+		fprintf(stderr, "pinholectl: warning: %.*s\n"
+			"pinholectl: warning: %s has errors; trying FIFO %s (-s FIFO to choose)\n",
+			(int)strcspn(errs->text, "\n"), errs->text, file, conf->ctl.fifo);
 	snprintf(fifo, cap, "%s", conf->ctl.fifo);
 out:
 	free(conf);
