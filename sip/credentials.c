@@ -9,7 +9,7 @@
  */
 #include "sip.h"
 #include "chars.h"
-#include "quoted.h"
+#include "hvalue.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -20,20 +20,23 @@ static int fail(const char **reason, const char *why)
 	return -EINVAL;
 }
 
+#define FIELD(name, f) { name, sizeof(name) - 1, offsetof(struct sip_credentials, f) }
+
 static const struct {
 	const char *name;
+	uint32_t len;
 	size_t off;
 } digest_fields[] = {
-	{ "username", offsetof(struct sip_credentials, username) },
-	{ "realm", offsetof(struct sip_credentials, realm) },
-	{ "nonce", offsetof(struct sip_credentials, nonce) },
-	{ "uri", offsetof(struct sip_credentials, uri) },
-	{ "response", offsetof(struct sip_credentials, response) },
-	{ "algorithm", offsetof(struct sip_credentials, algorithm) },
-	{ "cnonce", offsetof(struct sip_credentials, cnonce) },
-	{ "opaque", offsetof(struct sip_credentials, opaque) },
-	{ "qop", offsetof(struct sip_credentials, qop) },
-	{ "nc", offsetof(struct sip_credentials, nc) },
+	FIELD("username", username),
+	FIELD("realm", realm),
+	FIELD("nonce", nonce),
+	FIELD("uri", uri),
+	FIELD("response", response),
+	FIELD("algorithm", algorithm),
+	FIELD("cnonce", cnonce),
+	FIELD("opaque", opaque),
+	FIELD("qop", qop),
+	FIELD("nc", nc),
 };
 
 /* Stores a Digest parameter in its field; a repeated one is a defect. */
@@ -43,7 +46,7 @@ static int note_digest(struct sip_credentials *out, slice name, slice value,
 	for (size_t i = 0; i < ARRAY_LEN(digest_fields); i++) {
 		slice *dst;
 
-		if (!slice_caseeq_cstr(name, digest_fields[i].name))
+		if (!hvalue_name_is(name, digest_fields[i].name, digest_fields[i].len))
 			continue;
 		dst = (slice *)((char *)out + digest_fields[i].off);
 		if (dst->p)
@@ -70,7 +73,7 @@ static int parse_auth_param(const char **pp, const char *end, bool digest,
 		return fail(reason, "Malformed credentials");
 	p = scan_lws(p + 1, end);
 	if (p < end && *p == '"') {
-		q = quoted_scan(p, end, reason);
+		q = hvalue_scan_quoted(p, end, reason);
 		if (!q)
 			return -EINVAL;
 		value = slice_between(p + 1, q - 1);
@@ -99,7 +102,7 @@ int sip_credentials_parse(slice value, struct sip_credentials *out,
 	if (q == p)
 		return fail(reason, "Malformed credentials");
 	out->scheme = slice_between(p, q);
-	digest = slice_caseeq(out->scheme, SLICE_LIT("Digest"));
+	digest = hvalue_name_is(out->scheme, "digest", 6);
 	p = scan_lws(q, end);
 	if (p == q || p == end)
 		return fail(reason, "Malformed credentials");

@@ -9,7 +9,7 @@
  */
 #include "sip.h"
 #include "chars.h"
-#include "quoted.h"
+#include "hvalue.h"
 
 #include <errno.h>
 
@@ -38,7 +38,7 @@ static int parse_display(const char **pp, const char *end,
 	const char *p = *pp, *start = p, *last = p, *q;
 
 	if (*p == '"') {
-		p = quoted_scan(p, end, reason);
+		p = hvalue_scan_quoted(p, end, reason);
 		if (!p)
 			return -EINVAL;
 		last = p;
@@ -122,12 +122,12 @@ static int parse_q(slice v, int16_t *q)
 static int note_param(struct sip_nameaddr *out, slice name, slice value,
 		      const char **reason)
 {
-	if (slice_caseeq(name, SLICE_LIT("tag"))) {
+	if (hvalue_name_is(name, "tag", 3)) {
 		if (!scan_is_token(value))
 			return fail(reason, "Bad tag");
 		if (!out->tag.len)
 			out->tag = value;
-	} else if (slice_caseeq(name, SLICE_LIT("expires"))) {
+	} else if (hvalue_name_is(name, "expires", 7)) {
 		uint32_t v;
 
 		if (slice_to_u32(value, UINT32_MAX, &v) < 0)
@@ -135,7 +135,7 @@ static int note_param(struct sip_nameaddr *out, slice name, slice value,
 		if (!out->has_expires)
 			out->expires = v;
 		out->has_expires = true;
-	} else if (slice_caseeq(name, SLICE_LIT("q"))) {
+	} else if (hvalue_name_is(name, "q", 1)) {
 		int16_t q;
 
 		if (parse_q(value, &q) < 0)
@@ -205,7 +205,7 @@ static const char *find_comma(const char *p, const char *end)
 		if (*p == ',')
 			return p;
 		if (*p == '"') {
-			q = quoted_scan(p, end, &why);
+			q = hvalue_scan_quoted(p, end, &why);
 			if (!q)
 				return end;
 			p = q - 1;

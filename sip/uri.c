@@ -9,6 +9,7 @@
  */
 #include "sip.h"
 #include "chars.h"
+#include "hvalue.h"
 
 #include <errno.h>
 
@@ -122,18 +123,22 @@ static int parse_userinfo(const char **pp, const char *end,
 /* Exactly four decimal numbers 0..255 of 1-3 digits filling [p, end). */
 static bool is_ipv4(const char *p, const char *end)
 {
-	for (int part = 0; part < 4; part++) {
-		unsigned v = 0, digits = 0;
+	unsigned dots = 0, digits = 0, v = 0;
 
-		if (part && (p == end || *p++ != '.'))
-			return false;
-		for (; p < end && ch_is((unsigned char)*p, CH_DIGIT) && digits < 4;
-		     p++, digits++)
+	for (; p < end; p++) {
+		if (*p == '.') {
+			if (!digits || ++dots > 3)
+				return false;
+			digits = v = 0;
+		} else if (ch_is((unsigned char)*p, CH_DIGIT) && ++digits <= 3) {
 			v = v * 10 + (unsigned)(*p - '0');
-		if (digits == 0 || digits > 3 || v > 255)
+			if (v > 255)
+				return false;
+		} else {
 			return false;
+		}
 	}
-	return p == end;
+	return dots == 3 && digits;
 }
 
 /*
@@ -191,22 +196,18 @@ static int parse_hostname(const char **pp, const char *end, struct sip_uri *out)
 {
 	const char *p = *pp, *start = p;
 	char prev = '.';
-	bool numeric = true;
 
 	for (; p < end && ch_is((unsigned char)*p, CH_HOST); p++) {
-		if (*p == '.' || *p == '-') {
-			if (prev == '.' || (*p == '.' && prev == '-'))
-				return -EINVAL;
-			numeric &= *p == '.';
-		} else {
-			numeric &= ch_is((unsigned char)*p, CH_DIGIT);
-		}
+		if ((*p == '.' || *p == '-') &&
+		    (prev == '.' || (*p == '.' && prev == '-')))
+			return -EINVAL;
 		prev = *p;
 	}
 	if (p == start || prev == '-')
 		return -EINVAL;
 	out->host = slice_between(start, p);
-	out->host_type = numeric && is_ipv4(start, p) ? SIP_HOST_IPV4 : SIP_HOST_NAME;
+	out->host_type = ch_is((unsigned char)*start, CH_DIGIT) && is_ipv4(start, p) ?
+			 SIP_HOST_IPV4 : SIP_HOST_NAME;
 	*pp = p;
 	return 0;
 }
@@ -266,11 +267,6 @@ static int parse_hostport(const char **pp, const char *end,
 	return rc;
 }
 
-static bool name_is(slice name, const char *lit, uint32_t len)
-{
-	return name.len == len && slice_caseeq(name, slice_make(lit, len));
-}
-
 /* Remembers the first transport/maddr/user/ttl/lr parameter. */
 static void note_param(struct sip_uri *out, slice name, slice value)
 {
@@ -278,19 +274,19 @@ static void note_param(struct sip_uri *out, slice name, slice value)
 
 	switch (name.len) {
 	case 2:
-		out->lr |= name_is(name, "lr", 2);
+		out->lr |= hvalue_name_is(name, "lr", 2);
 		return;
 	case 3:
-		dst = name_is(name, "ttl", 3) ? &out->ttl : NULL;
+		dst = hvalue_name_is(name, "ttl", 3) ? &out->ttl : NULL;
 		break;
 	case 4:
-		dst = name_is(name, "user", 4) ? &out->user_param : NULL;
+		dst = hvalue_name_is(name, "user", 4) ? &out->user_param : NULL;
 		break;
 	case 5:
-		dst = name_is(name, "maddr", 5) ? &out->maddr : NULL;
+		dst = hvalue_name_is(name, "maddr", 5) ? &out->maddr : NULL;
 		break;
 	case 9:
-		dst = name_is(name, "transport", 9) ? &out->transport : NULL;
+		dst = hvalue_name_is(name, "transport", 9) ? &out->transport : NULL;
 		break;
 	}
 	if (dst && !dst->p)

@@ -1,19 +1,20 @@
 /*
- * quoted.h — quoted strings (RFC 3261 §25.1 quoted-string) for the header
- * value parsers nameaddr.c and credentials.c; LWS and tokens come from
- * scan.h. Private to sip/; pure inline functions on caller bytes.
+ * hvalue.h — helpers of the URI and header value parsers (uri.c,
+ * nameaddr.c, credentials.c): quoted strings (RFC 3261 §25.1) and names
+ * compared with lower-case literals; LWS and tokens come from scan.h.
+ * Private to sip/; pure inline functions on caller bytes.
  *
  * Folding is CRLF or, for robustness, a bare LF followed by SP/HTAB, as in
  * scan_lws.
  */
-#ifndef PINHOLE_SIP_QUOTED_H
-#define PINHOLE_SIP_QUOTED_H
+#ifndef PINHOLE_SIP_HVALUE_H
+#define PINHOLE_SIP_HVALUE_H
 
 #include "sip.h"
 #include "scan.h"
 
 /* The length of the line folding at p (CRLF or LF, then SP/HTAB), or 0. */
-static inline int quoted_fold_len(const char *p, const char *end)
+static inline int hvalue_fold_len(const char *p, const char *end)
 {
 	if (*p == '\r' && end - p >= 3 && p[1] == '\n' &&
 	    (p[2] == ' ' || p[2] == '\t'))
@@ -24,11 +25,25 @@ static inline int quoted_fold_len(const char *p, const char *end)
 }
 
 /*
+ * Whether name equals lit (lower-case letters only, len bytes) ignoring
+ * ASCII case: c | 0x20 maps exactly 'A'-'Z' onto 'a'-'z' for such a lit.
+ */
+static inline bool hvalue_name_is(slice name, const char *lit, uint32_t len)
+{
+	if (name.len != len)
+		return false;
+	for (uint32_t i = 0; i < len; i++)
+		if ((name.p[i] | 0x20) != lit[i])
+			return false;
+	return true;
+}
+
+/*
  * p at an opening '"': returns the byte after the closing quote, or NULL
  * with *reason set. qdtext is LWS, printable ASCII but '"' and '\', and
  * any byte >= 0x80 (UTF-8); quoted-pair is '\' and an ASCII byte but CR/LF.
  */
-static inline const char *quoted_scan(const char *p, const char *end,
+static inline const char *hvalue_scan_quoted(const char *p, const char *end,
 				      const char **reason)
 {
 	for (p++; p < end; p++) {
@@ -43,9 +58,9 @@ static inline const char *quoted_scan(const char *p, const char *end,
 			if (c == '\r' || c == '\n' || c > 0x7f)
 				goto bad;
 		} else if (c == '\r' || c == '\n') {
-			if (!quoted_fold_len(p, end))
+			if (!hvalue_fold_len(p, end))
 				goto bad;
-			p += quoted_fold_len(p, end);
+			p += hvalue_fold_len(p, end);
 		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
 			goto bad;
 		}
