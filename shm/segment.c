@@ -65,6 +65,9 @@ static int shmget_failed(size_t size)
 		LOG_ERR("shmget(%zu bytes): %s: kernel.shmall (%s pages) or "
 			"kernel.shmmni is exhausted", size, strerror(err),
 			sysctl_value("/proc/sys/kernel/shmall", v, sizeof(v)));
+	else if (err == ENOMEM)
+		LOG_ERR("shmget(%zu bytes): %s: not enough memory for a segment "
+			"this size; lower shm_size", size, strerror(err));
 	else
 		LOG_ERR("shmget(%zu bytes): %s", size, strerror(err));
 	return -err;

@@ -38,8 +38,9 @@ struct shm_lock {
 };
 _Static_assert(sizeof(struct shm_lock) == 8, "shm_lock layout");
 
-/* Not recursive. shm_unlock by a process that does not hold the lock logs
- * an error and leaves the lock as it is. */
+/* The owner is a pid, so these are for single-threaded processes. Not
+ * recursive. shm_unlock by a process that does not hold the lock logs an
+ * error and leaves the lock as it is. */
 void shm_lock(struct shm_lock *l);
 bool shm_trylock(struct shm_lock *l);
 void shm_unlock(struct shm_lock *l);
@@ -186,10 +187,11 @@ static inline shm_off shm_off_of(const void *p)
 /* ---- allocator ------------------------------------------------------ */
 
 /* Variable-sized shared objects, 16-byte aligned; process-safe (size-class
- * chunks under futex locks, no per-object header). The contents of a new
- * object are undefined. 0 when full, for size 0 or without a segment
- * (counted as failures). shm_free(0) does nothing; freeing anything that is
- * not a live object is logged, counted in bad_frees and ignored. */
+ * chunks under futex locks, no per-object header), so the master may call
+ * them only before it forks. The contents of a new object are undefined.
+ * 0 when full or for size 0 (counted in failures), or without a segment.
+ * shm_free(0) does nothing; freeing anything that is not a live object is
+ * logged, counted in bad_frees and ignored. */
 shm_off shm_alloc(size_t size);
 void shm_free(shm_off off);
 
