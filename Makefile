@@ -122,6 +122,7 @@ install: all
 	install -m 0644 conf/pinhole.conf $(DESTDIR)$(PREFIX)/etc/pinhole/pinhole.conf
 	install -m 0644 conf/pinhole.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/pinhole.conf.5
 	install -m 0644 master/pinhole.8 $(DESTDIR)$(PREFIX)/share/man/man8/pinhole.8
+	install -m 0644 ctl/pinholectl.8 $(DESTDIR)$(PREFIX)/share/man/man8/pinholectl.8
 
 clean:
 	rm -rf build build-asan

@@ -9,6 +9,7 @@
 #include "../relay/relay.h"
 #include "../timer/timer.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -37,6 +38,15 @@ static void child_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* A FIFO path taken by something else or invalid will not fix itself:
+ * exit 2 so the master does not respawn in a loop. */
+static int ctl_exit_status(int rc)
+{
+	if (rc == -EEXIST || rc == -EINVAL || rc == -ENOTDIR)
+		return 2;
+	return rc < 0 ? 1 : 0;
+}
+
 static int run_role(struct master *m, const struct proc_entry *pe)
 {
 	struct worker_args wa = { .conf = m->conf, .listens = &m->listens,
@@ -53,7 +63,7 @@ static int run_role(struct master *m, const struct proc_entry *pe)
 	case PROC_RELAY:
 		return relay_worker_run(m->conf, pe->index, &child_stop);
 	case PROC_CTL:
-		return ctl_run(m->conf, &child_stop) < 0 ? 1 : 0;
+		return ctl_exit_status(ctl_run(m->conf, &child_stop));
 	default:
 		LOG_ERR("slot with unknown role %u", pe->role);
 		return 2;

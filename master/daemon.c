@@ -133,6 +133,30 @@ void pidfile_remove(const char *path)
 		unlink(path);
 }
 
+int runtime_dir(const char *fifo, const char *user, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	struct passwd *pw;
+
+	snprintf(dir, sizeof(dir), "%s", fifo);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0700) < 0) {
+		if (errno == EEXIST)
+			return 0;
+		snprintf(err, errlen, "ctl.fifo directory %s: mkdir: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (user[0] && (pw = getpwnam(user)) && chown(dir, pw->pw_uid, pw->pw_gid) < 0) {
+		snprintf(err, errlen, "ctl.fifo directory %s: chown: %s", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 int drop_privileges(const char *user, const char *group, char *err, size_t errlen)
 {
 	struct passwd *pw = NULL;

@@ -144,12 +144,15 @@ static int startup(struct master *m, char *err, size_t errlen)
 			 (unsigned long long)m->conf->shm_size, strerror(-rc));
 		return rc;
 	}
+	if ((rc = runtime_dir(m->conf->ctl.fifo, m->conf->user, err, errlen)) < 0)
+		return rc;
 	if ((rc = drop_privileges(m->conf->user, m->conf->group, err, errlen)) < 0)
 		return rc;
 	shm->master_pid = getpid();
 	shm->generation = m->generation;
 	shm->log_level = m->conf->log.level;
 	shm->procs[0] = (struct proc_entry){ .pid = getpid(), .role = PROC_MASTER,
+					     .generation = m->generation,
 					     .state = PROC_RUNNING, .started = time(NULL),
 					     .first_started = time(NULL) };
 	shm_stats_bind(0);

@@ -64,6 +64,9 @@ int daemonize(int *ready_fd);
 void daemon_ready(int *ready_fd, int status);
 int pidfile_create(const char *path, char *err, size_t errlen);
 void pidfile_remove(const char *path);
+/* Creates the directory of the ctl FIFO (mode 0700, owned by user when
+ * set) while the master still has the rights to. */
+int runtime_dir(const char *fifo, const char *user, char *err, size_t errlen);
 int drop_privileges(const char *user, const char *group, char *err, size_t errlen);
 
 #endif

@@ -84,6 +84,7 @@ void master_reload(struct master *m)
 	next = NULL;
 	m->generation++;
 	shm->generation = m->generation;
+	shm->procs[0].generation = m->generation;
 	shm->log_level = m->conf->log.level;
 	log_set_level(m->conf->log.level);
 	procs_start_generation(m);

@@ -36,13 +36,14 @@ static int reply(struct req_ctx *rc, unsigned code, const char *reason, const ch
 }
 
 /* A message that failed to parse: requests get 400/505 when the start line
- * is a request line (best effort with whatever headers were indexed);
- * responses and unrecognisable input are dropped. */
+ * is a request line (best effort with whatever headers were indexed), sent
+ * back to the source since the Via cannot be trusted; responses and input
+ * that does not even start with a method token are dropped. */
 static void handle_parse_error(struct sip_rx *rx, struct sip_msg *msg,
 			       const struct sip_parse_status *st)
 {
 	STAT_INC(CORE_BAD_MSG_HDR);
-	if (!msg->is_request) {
+	if (!msg->is_request || msg->method.len == 0) {
 		STAT_INC(CORE_DROP_REPLIES);
 		LOG_DBG("dropped malformed message: %s", st->reason ? st->reason : "?");
 		return;
@@ -50,9 +51,9 @@ static void handle_parse_error(struct sip_rx *rx, struct sip_msg *msg,
 	STAT_INC(CORE_RCV_REQUESTS);
 	STAT_INC(CORE_ERR_REQUESTS);
 	if (st->error == SIP_PERR_BAD_VERSION)
-		sl_reply(rx, msg, false, 505, NULL, NULL);
+		sl_reply(rx, msg, true, 505, NULL, NULL);
 	else
-		sl_reply(rx, msg, false, 400, st->reason ? st->reason : "Bad Request", NULL);
+		sl_reply(rx, msg, true, 400, st->reason ? st->reason : "Bad Request", NULL);
 }
 
 /* Whether the Request-URI addresses this server itself: no user part and a

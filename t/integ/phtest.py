@@ -88,7 +88,9 @@ ctl = { fifo = "%s/pinhole.fifo"; };
 pid_file = "%s/pinhole.pid";
 log = { level = "%s"; target = "stderr"; };
 %s
-""" % (port, doms, workers_udp, workers_relay, tmp, tmp, tmp, log_level, extra)
+%s
+""" % (port, doms, workers_udp, workers_relay, tmp, tmp, tmp, log_level,
+       'relay = { mode = "never"; control = ""; };' if workers_relay == 0 else "", extra)
 
 
 class Server:
