@@ -25,7 +25,7 @@ def run_daemon(srv):
 
 
 INVALID = [
-    ("syntax error", "workers = { udp = 2 ", ":1: syntax error"),
+    ("syntax error", "workers = { udp = 2;; };", ":1: syntax error"),
     ("unknown key", "wokers = { udp = 2; };", ":1: wokers: unknown key"),
     ("out of range", "workers = { udp = 0; };", ":1: workers.udp:"),
     ("wrong type", 'workers = { udp = "two"; };', ":1: workers.udp:"),
