@@ -5,7 +5,8 @@
  *
  * Called by the registrar and proxy authentication code. For Digest the
  * well-known parameters are picked out (quotes stripped); other schemes get
- * only scheme and params. Pure functions on caller bytes: any process.
+ * only scheme and params. Pure functions on caller bytes: any process, no
+ * locking.
  */
 #include "sip.h"
 #include "chars.h"
