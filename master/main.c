@@ -170,9 +170,9 @@ static int run(const char *path, bool foreground)
 	m.conf = malloc(sizeof(*m.conf));
 	if (!m.conf || !errs || conf_load(path, m.conf, errs) < 0) {
 		fputs(errs ? errs->text : "out of memory\n", stderr);
-		return 1;
+		rc = 1;
+		goto out;
 	}
-	free(errs);
 	log_set_level(m.conf->log.level);
 	log_set_target_syslog(m.conf->log.syslog);
 	log_set_role("master", -1);
@@ -180,14 +180,19 @@ static int run(const char *path, bool foreground)
 	if (startup(&m, err, sizeof(err)) < 0) {
 		LOG_ERR("cannot start: %s", err);
 		daemon_ready(&m.ready_fd, 1);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	LOG_INFO("pinhole %s starting with %s", PINHOLE_VERSION, path);
 	procs_start_generation(&m);
 	daemon_ready(&m.ready_fd, 0);
 	rc = supervise(&m, &mask);
 	pidfile_remove(m.conf->pid_file);
+	listen_close_all(&m.listens);
 	LOG_INFO("stopped");
+out:
+	free(m.conf);
+	free(errs);
 	return rc;
 }
 
