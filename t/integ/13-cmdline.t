@@ -79,7 +79,37 @@ def main():
     tap.ok(gone, "SIGTERM stops the daemon")
     tap.ok(not os.path.exists(pidfile), "and removes its pid file")
     time.sleep(0.1)
+    test_drop_privileges(tap)
     tap.done()
+
+
+def uid_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    return None
+
+
+def test_drop_privileges(tap):
+    """user/group: every process runs as that user, the FIFO directory is
+    made for it, and the server still serves and answers pinholectl."""
+    import pwd
+    if os.getuid() != 0:
+        tap.skip("privileges dropped to user/group", "needs root to switch users")
+        return
+    nobody = pwd.getpwnam("nobody").pw_uid
+    srv = Server()
+    os.chmod(srv.tmp, 0o755)
+    srv.fifo = os.path.join(srv.tmp, "run", "pinhole.fifo")
+    text = open(srv.conf_path).read().replace(os.path.join(srv.tmp, "pinhole.fifo"), srv.fifo)
+    srv.write_conf(text=text + 'user = "nobody";\ngroup = "nogroup";\n')
+    with srv:
+        pids = [p["pid"] for p in srv.ps()]
+        tap.ok(pids and all(uid_of(p) == nobody for p in pids),
+               "every process runs as nobody after startup")
+        tap.ok(srv.options_ok(), "the unprivileged server serves")
+        tap.eq(os.stat(os.path.dirname(srv.fifo)).st_uid, nobody, "the FIFO directory belongs to nobody")
 
 
 main()
