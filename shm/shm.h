@@ -116,7 +116,9 @@ const char *proc_state_name(enum proc_state s);
 	X(CTL_ERRORS, "ctl.errors")                                           \
 	X(MASTER_RESPAWNS, "master.respawns")                                 \
 	X(MASTER_RELOADS, "master.reloads")                                   \
-	X(MASTER_RELOAD_ERRORS, "master.reload_errors")
+	X(MASTER_RELOAD_ERRORS, "master.reload_errors")                       \
+	X(AUTH_CHALLENGES, "auth.challenges")                                 \
+	X(AUTH_FAILURES, "auth.failures")
 
 enum stat_id {
 #define STAT_ENUM(id, name) STAT_##id,
