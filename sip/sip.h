@@ -431,4 +431,121 @@ bool sip_addr_is_private(slice host);
 /* Whether host (a literal) is the same address as sa. */
 bool sip_addr_equals(slice host, const struct sockaddr *sa);
 
+/* ---- authentication (RFC 7616 Digest, qop=auth; sip/auth.c) ----------- */
+
+/*
+ * Nonces are stateless: hex of issue time, a nonce-count slot index and an
+ * HMAC-SHA256 (server secret) over both and the client's IP address (not
+ * the port). The secret and the nonce-count slots live in shm
+ * (sip_auth_init, master, before fork), so any worker checks any nonce;
+ * slot updates are lock-free (compare-and-swap). Credentials without qop
+ * (RFC 2069) are refused: pinhole always offers qop="auth", so only a
+ * forger or a client that ignores the challenge would answer without it.
+ * MD5-sess and SHA-256-sess are neither offered nor accepted. Nothing here
+ * counts; errors of the lookup and a missing sip_auth_init are logged.
+ */
+enum sip_auth_alg { SIP_AUTH_MD5 = 0, SIP_AUTH_SHA256 = 1 };
+
+/* HA1 = H(user ":" realm ":" password) in lower-case hex (32 or 64 chars
+ * and a NUL). */
+void sip_auth_ha1(enum sip_auth_alg alg, slice user, slice realm,
+		  slice password, char out[65]);
+
+/* Master, before fork: a random server secret and nc_slots nonce-count
+ * slots (1 .. 2^24) in a shm table. Slots are handed out round-robin, two
+ * per challenge, so a nonce goes stale early once 2 * challenges within
+ * nonce_ttl exceed nc_slots. A second call keeps the existing table (the
+ * nonces already issued stay valid) and returns 0. -EINVAL, or -ENOMEM
+ * without a segment or space in it, or -EIO when no randomness. */
+int sip_auth_init(unsigned nc_slots);
+
+/* A subscriber's HA1 for alg: 0, -ENOENT (unknown user), or -errno. */
+typedef int (*sip_auth_lookup_fn)(slice user, slice domain,
+				  enum sip_auth_alg alg, char ha1_out[65],
+				  void *arg);
+
+enum sip_auth_result {
+	SIP_AUTH_OK = 0,          /* credentials valid; *user set */
+	SIP_AUTH_NO_CREDENTIALS,  /* no credentials for our realm: challenge */
+	SIP_AUTH_STALE,           /* correct digest on an expired nonce (or
+	                             one whose slot was reused): challenge
+	                             with stale=true */
+	SIP_AUTH_INVALID,         /* wrong response, forged/unknown nonce,
+	                             replayed nc, no qop, unsupported
+	                             qop/algorithm, uri mismatch, lookup
+	                             error: challenge again, count a failure */
+	SIP_AUTH_UNKNOWN_USER,    /* user not in the subscriber table */
+	SIP_AUTH_MALFORMED,       /* credentials that do not parse, lack a
+	                             mandatory parameter (username, nonce,
+	                             uri, response; nc and cnonce with qop),
+	                             or whose username is not a SIP user: 400 */
+};
+
+/*
+ * Checks the Authorization (hdr = SIP_H_AUTHORIZATION) or
+ * Proxy-Authorization (SIP_H_PROXY_AUTHORIZATION) credentials of msg for
+ * realm. The first Digest credentials whose realm equals ours are used;
+ * others are ignored, so unknown schemes give NO_CREDENTIALS (RFC 4475
+ * regaut01); a header that does not parse gives MALFORMED only when none
+ * is for our realm. domain: the domain of the user (To host for REGISTER,
+ * From host otherwise), passed to lookup. src: the request's source
+ * address (nonces are bound to its IP). now: CLOCK_REALTIME seconds.
+ * *user_out: the username, a slice of msg (set with OK, STALE, INVALID
+ * after the lookup and UNKNOWN_USER; the caller checks it matches the
+ * To/From user). The caller absorbs retransmissions before calling: a
+ * retransmitted request repeats its nc, which is a replay here.
+ */
+enum sip_auth_result sip_auth_check(const struct sip_msg *msg,
+				    enum sip_hdr_id hdr, slice realm,
+				    slice domain, const struct sockaddr *src,
+				    int64_t now, unsigned nonce_ttl,
+				    sip_auth_lookup_fn lookup, void *arg,
+				    slice *user_out);
+
+/*
+ * Writes the WWW-Authenticate (401) or Proxy-Authenticate (proxy, 407)
+ * lines, each ending in CRLF: SHA-256 first then MD5 (RFC 7616 §3.7), the
+ * same realm, each with its own nonce, qop="auth", and stale=true when
+ * asked. Returns the length, -ENOSPC, -EINVAL for a realm that cannot be
+ * quoted as it is (quote, backslash, control character, empty) or
+ * -ENODEV before sip_auth_init.
+ */
+int sip_auth_challenge(bool proxy, slice realm, bool stale,
+		       const struct sockaddr *src, int64_t now, char *out,
+		       size_t cap);
+
+/* ---- registrar (RFC 3261 §10.3) ---------------------------------------- */
+
+struct pinhole_conf;
+struct loc_handle;
+
+/* Where a request came from, as the registrar and proxy need it. */
+struct sip_source {
+	const struct sockaddr *addr;
+	uint8_t proto;     /* enum conf_proto */
+	uint8_t socket;    /* index of the listen entry it arrived on */
+	uint32_t conn_id;  /* TCP/TLS connection, 0 for UDP */
+	unsigned nat;      /* NAT tests that fired (enum sip_nat_test) */
+};
+
+/* The answer to a REGISTER: code, reason (NULL = standard phrase) and the
+ * extra header lines written into the caller's buffer. */
+struct reg_reply {
+	unsigned code;
+	const char *reason;
+	size_t extra_len;
+};
+
+/* Processes a REGISTER for a local domain; fills *out and extra. */
+void registrar_handle(const struct pinhole_conf *conf, const struct sip_msg *msg,
+		      const struct sip_source *src, char *extra, size_t cap,
+		      struct reg_reply *out);
+/* Makes an AOR's change durable as db.location says: write-through commits
+ * its snapshot to Berkeley DB now, write-back marks it dirty for the timer,
+ * memory does nothing. Caller holds the AOR's lock. */
+int registrar_persist_locked(const struct pinhole_conf *conf, struct loc_handle *h);
+/* The location key of a SIP/SIPS URI: "user@host", host lower-cased,
+ * user as written (never unescaped). Length, or -EINVAL. */
+int sip_aor_key(const struct sip_uri *uri, char *buf, size_t cap);
+
 #endif
