@@ -51,6 +51,10 @@ static void check_registrar(struct conf_ctx *ctx)
 		    "registrar.default_expires", c->registrar.default_expires);
 	check_order(ctx, "registrar.default_expires", c->registrar.default_expires,
 		    "registrar.max_expires", c->registrar.max_expires);
+	if (c->registrar.max_contacts_reply != 403 && c->registrar.max_contacts_reply != 503)
+		conf_error(ctx, conf_seen(ctx, "registrar.max_contacts_reply"),
+			   "registrar.max_contacts_reply", "%u is neither 403 nor 503",
+			   c->registrar.max_contacts_reply);
 }
 
 static bool same_socket(const struct conf_listen *a, const struct conf_listen *b)

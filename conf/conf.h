@@ -48,6 +48,7 @@ struct pinhole_conf {
 
 	struct {
 		unsigned default_expires, min_expires, max_expires, max_contacts;
+		unsigned max_contacts_reply; /* 403 or 503 past max_contacts */
 	} registrar;
 	struct {
 		char realm[CONF_NAME_LEN];

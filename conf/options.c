@@ -198,6 +198,8 @@ const struct conf_option conf_options[] = {
 	UINT("registrar.min_expires", registrar.min_expires, 1, 604800, 60, CONF_RELOAD),
 	UINT("registrar.max_expires", registrar.max_expires, 1, 604800, 86400, CONF_RELOAD),
 	UINT("registrar.max_contacts", registrar.max_contacts, 1, 64, 10, CONF_RELOAD),
+	UINT("registrar.max_contacts_reply", registrar.max_contacts_reply, 403, 503, 403,
+	     CONF_RELOAD),
 
 	STR("auth.realm", auth.realm, "localhost", check_realm, CONF_RELOAD),
 	BOOL("auth.register", auth.reg, false, CONF_RELOAD),
