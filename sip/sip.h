@@ -490,9 +490,9 @@ enum sip_auth_result {
  * is for our realm. domain: the domain of the user (To host for REGISTER,
  * From host otherwise), passed to lookup. src: the request's source
  * address (nonces are bound to its IP). now: CLOCK_REALTIME seconds.
- * *user_out: the username, a slice of msg (set with OK, STALE, INVALID
- * after the lookup and UNKNOWN_USER; the caller checks it matches the
- * To/From user). The caller absorbs retransmissions before calling: a
+ * *user_out: the username, a slice of msg, set once credentials for our
+ * realm are well formed (else empty); the caller checks it matches the
+ * To/From user. The caller absorbs retransmissions before calling: a
  * retransmitted request repeats its nc, which is a replay here.
  */
 enum sip_auth_result sip_auth_check(const struct sip_msg *msg,
