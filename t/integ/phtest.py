@@ -118,7 +118,7 @@ class Server:
     def start(self, timeout=10):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([PINHOLE, "-F", "-f", self.conf_path],
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log, start_new_session=True)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -193,6 +193,14 @@ class Server:
             self.log.close()
         return self.proc.returncode if self.proc else None
 
+    def kill_all(self):
+        """SIGKILL to the master and every child at once (a power cut of
+        the process group), then waits for the master."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+        wait_for(lambda: not [p for p in children_of_group(self.proc.pid)], timeout=5)
+
     def __enter__(self):
         return self.start()
 
@@ -263,6 +271,20 @@ def header(resp, name):
     return None
 
 
+def children_of_group(pgid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid and fields[0] != "Z":
+                    out.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
 def children(pid):
     """pids of the direct children of pid."""
     out = []
@@ -287,3 +309,66 @@ def wait_for(cond, timeout=5.0, step=0.05):
             return v
         time.sleep(step)
     return cond()
+
+
+def register_msg(port, user, domain="localhost", contacts=None, expires=None, callid=None,
+                 cseq=1, branch=None, extra="", via_host="127.0.0.1", via_port=5060,
+                 rport=True, to_uri=None):
+    """A REGISTER for user@domain; contacts is a list of complete Contact
+    values (default one <sip:user@127.0.0.1:5099>)."""
+    _seq[0] += 1
+    n = _seq[0]
+    if contacts is None:
+        contacts = ["<sip:%s@127.0.0.1:5099>" % user]
+    lines = ["REGISTER sip:%s SIP/2.0" % domain,
+             "Via: SIP/2.0/UDP %s:%d;branch=%s%s" % (via_host, via_port,
+                                                    branch or "z9hG4bK-reg-%d-%d" % (os.getpid(), n),
+                                                    ";rport" if rport else ""),
+             "Max-Forwards: 70",
+             "From: <sip:%s@%s>;tag=f%d" % (user, domain, n),
+             "To: <%s>" % (to_uri or "sip:%s@%s" % (user, domain)),
+             "Call-ID: %s" % (callid or "reg-%d-%d" % (os.getpid(), n)),
+             "CSeq: %d REGISTER" % cseq]
+    lines += ["Contact: %s" % c for c in contacts]
+    if expires is not None:
+        lines.append("Expires: %d" % expires)
+    text = "\r\n".join(lines) + "\r\n" + extra + "Content-Length: 0\r\n\r\n"
+    return text.encode()
+
+
+def headers(resp, name):
+    """Every value of a header (long name, case-insensitive) in a response."""
+    out = []
+    for line in resp.split(b"\r\n")[1:]:
+        if not line:
+            break
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == name.lower().encode():
+            out.append(v.strip().decode("utf-8", "replace"))
+    return out
+
+
+def digest_params(challenge):
+    """Parses 'Digest realm="x", nonce="y", ...' into a dict."""
+    import re
+    body = challenge.split(None, 1)[1] if " " in challenge else ""
+    return {k.lower(): (v1 if v1 else v2)
+            for k, v1, v2 in re.findall(r'([A-Za-z0-9_-]+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]+))', body)}
+
+
+def digest_authorization(challenge, user, password, method, uri, nc=1, cnonce="0a4f113b",
+                         header="Authorization"):
+    """Builds the credentials answering a challenge (MD5 or SHA-256, qop=auth)."""
+    import hashlib
+    p = digest_params(challenge)
+    alg = p.get("algorithm", "MD5")
+    h = (lambda s: hashlib.sha256(s.encode()).hexdigest()) if alg.upper() == "SHA-256" \
+        else (lambda s: hashlib.md5(s.encode()).hexdigest())
+    ha1 = h("%s:%s:%s" % (user, p["realm"], password))
+    ha2 = h("%s:%s" % (method, uri))
+    ncs = "%08x" % nc
+    resp = h("%s:%s:%s:%s:auth:%s" % (ha1, p["nonce"], ncs, cnonce, ha2))
+    return ('%s: Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", '
+            'algorithm=%s, qop=auth, nc=%s, cnonce="%s"%s\r\n'
+            % (header, user, p["realm"], p["nonce"], uri, resp, alg, ncs, cnonce,
+               ', opaque="%s"' % p["opaque"] if "opaque" in p else ""))
