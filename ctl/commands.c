@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "ctl_int.h"
 #include "../conf/conf.h"
+#include "../db/ctl_user.h"
 #include "../shm/shm.h"
 
 #include <db.h>
@@ -358,6 +359,11 @@ const struct ctl_command ctl_commands[] = {
 	{ "log level", "[LEVEL]", "show or set the log level (err, warn, info, debug)",
 	  0, 1, cmd_log_level },
 	{ "shm", "", "shared memory usage", 0, 0, cmd_shm },
+	{ "user add", "USER@DOMAIN PASSWORD",
+	  "add or replace a subscriber (stores HA1 digests for auth.realm, not the password)",
+	  2, 2, pdb_cmd_user_add },
+	{ "user rm", "USER@DOMAIN", "remove a subscriber", 1, 1, pdb_cmd_user_rm },
+	{ "user list", "", "subscribers: user, domain, realm", 0, 0, pdb_cmd_user_list },
 };
 
 const size_t ctl_command_count = ARRAY_LEN(ctl_commands);

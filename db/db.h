@@ -15,6 +15,7 @@
 #define PINHOLE_DB_H
 
 #include "../base/base.h"
+#include "../sip/sip.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,6 +70,13 @@ int pdb_subscriber_del(slice user, slice domain);   /* the same errors */
 /* Calls fn for each subscriber in key order; fn returning non-zero stops
  * the walk and becomes the return value (0 when the walk completed). */
 int pdb_subscriber_list(int (*fn)(const struct pdb_subscriber *s, void *arg), void *arg);
+
+/* A sip_auth_lookup_fn over the subscriber store: the user's HA1 for alg.
+ * arg: NULL, or the realm in use (a NUL-terminated string); a subscriber
+ * stored with another realm then counts as unknown (-ENOENT, logged once
+ * per call: its HA1s cannot match, it must be added again). */
+int pdb_auth_lookup(slice user, slice domain, enum sip_auth_alg alg, char ha1_out[65],
+		    void *arg);
 
 /* ---- location -------------------------------------------------------- */
 

@@ -225,3 +225,26 @@ int pdb_subscriber_list(int (*fn)(const struct pdb_subscriber *s, void *arg), vo
 	}
 	return stop;
 }
+
+int pdb_auth_lookup(slice user, slice domain, enum sip_auth_alg alg, char ha1_out[65],
+		    void *arg)
+{
+	const char *realm = arg;
+	struct pdb_subscriber s;
+	int rc;
+
+	ha1_out[0] = '\0';
+	rc = pdb_subscriber_get(user, domain, &s);
+	if (rc == -EINVAL)
+		return -ENOENT;
+	if (rc < 0)
+		return rc;
+	if (realm && strcmp(realm, s.realm) != 0) {
+		LOG_WARN("db: subscriber %s@%s was added for realm '%s', not '%s': add it again",
+			 s.user, s.domain, s.realm, realm);
+		return -ENOENT;
+	}
+	memcpy(ha1_out, alg == SIP_AUTH_SHA256 ? s.ha1_sha256 : s.ha1_md5,
+	       alg == SIP_AUTH_SHA256 ? sizeof(s.ha1_sha256) : sizeof(s.ha1_md5));
+	return 0;
+}
