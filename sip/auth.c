@@ -3,8 +3,8 @@
  * registrar and the proxy: HA1 values, challenges, and the check of
  * Authorization / Proxy-Authorization credentials.
  *
- * Nonces carry their own proof (issue time, slot, HMAC over both and the
- * client's IP), so no issued nonce is stored. The master creates the shm
+ * Nonces carry their own proof (issue time, issue sequence number, HMAC
+ * over both and the client's IP), so no issued nonce is stored. The master creates the shm
  * table (server secret, nonce-count slots) before it forks; SIP workers
  * read the secret and update a slot with one compare-and-swap, no lock.
  */
@@ -31,13 +31,16 @@
 #define AUTH_MAX_USER 255       /* bytes of a username */
 
 /*
- * A slot holds the tag of the last nonce issued on it (the first 32 bits
- * of its MAC) in the high half and the highest nc accepted in the low half.
+ * Nonce n of the table (its sequence number, counted from 0) uses slot
+ * n % nslots. A slot holds the tag of the last nonce issued on it (the
+ * first 32 bits of its MAC, which covers the sequence number, so a slot
+ * handed out again in the same second gets another tag) in the high half
+ * and the highest nc accepted in the low half.
  */
 struct auth_table {
 	uint8_t secret[AUTH_SECRET_LEN];
 	uint32_t nslots;
-	uint32_t next;          /* round-robin slot counter (atomic) */
+	uint32_t next;          /* sequence number of the next nonce (atomic) */
 	uint64_t slots[];       /* tag << 32 | last nc (atomic) */
 };
 _Static_assert(offsetof(struct auth_table, slots) == 40, "auth_table layout");
@@ -45,7 +48,7 @@ _Static_assert(offsetof(struct auth_table, slots) == 40, "auth_table layout");
 /* A nonce, decoded. */
 struct auth_nonce {
 	int64_t issued;
-	uint32_t slot;
+	uint32_t slot;          /* its sequence number % nslots */
 	uint32_t tag;
 };
 
@@ -194,7 +197,7 @@ static size_t addr_bytes(const struct sockaddr *sa, uint8_t out[17])
 	return 17;
 }
 
-/* MAC of the first 12 nonce bytes (time, slot) and the address. */
+/* MAC of the first 12 nonce bytes (time, sequence) and the address. */
 static int nonce_mac(const struct auth_table *t, const uint8_t head[12],
 		     const struct sockaddr *src, uint8_t mac[AUTH_MAC_LEN])
 {
@@ -218,15 +221,16 @@ static int nonce_issue(struct auth_table *t, const struct sockaddr *src,
 		       int64_t now, char hex[AUTH_NONCE_HEX + 1])
 {
 	uint8_t raw[AUTH_NONCE_LEN];
-	uint32_t slot, tag;
+	uint32_t seq, tag;
 
-	slot = __atomic_fetch_add(&t->next, 1, __ATOMIC_RELAXED) % t->nslots;
+	seq = __atomic_fetch_add(&t->next, 1, __ATOMIC_RELAXED);
 	put_be(raw, (uint64_t)now, 8);
-	put_be(raw + 8, slot, 4);
+	put_be(raw + 8, seq, 4);
 	if (nonce_mac(t, raw, src, raw + 12) < 0)
 		return -EIO;
 	tag = (uint32_t)get_be(raw + 12, 4);
-	__atomic_store_n(&t->slots[slot], (uint64_t)tag << 32, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->slots[seq % t->nslots], (uint64_t)tag << 32,
+			 __ATOMIC_RELAXED);
 	hex_encode(raw, sizeof(raw), hex);
 	return 0;
 }
@@ -243,9 +247,9 @@ static int nonce_open(const struct auth_table *t, slice text,
 	    CRYPTO_memcmp(mac, raw + 12, AUTH_MAC_LEN) != 0)
 		return -EINVAL;
 	out->issued = (int64_t)get_be(raw, 8);
-	out->slot = (uint32_t)get_be(raw + 8, 4);
+	out->slot = (uint32_t)get_be(raw + 8, 4) % t->nslots;
 	out->tag = (uint32_t)get_be(raw + 12, 4);
-	return out->slot < t->nslots ? 0 : -EINVAL;
+	return 0;
 }
 
 /* Accepts nc once per nonce, only above every nc accepted before. */
@@ -317,8 +321,21 @@ int sip_auth_challenge(bool proxy, slice realm, bool stale,
 
 /* ---- checking credentials ------------------------------------------- */
 
+/* Whether credentials that did not parse may be Digest ones (their first
+ * token is "Digest", or there is no token). */
+static bool scheme_may_be_digest(slice value)
+{
+	const char *p, *q;
+
+	value = slice_trim(value);
+	p = value.p;
+	q = value.len ? scan_token(p, slice_end(value)) : p;
+	return q == p || hvalue_name_is(slice_between(p, q), "digest", 6);
+}
+
 /* The first Digest credentials for realm (OK), else NO_CREDENTIALS, or
- * MALFORMED when a header that could have been ours does not parse. */
+ * MALFORMED when a Digest header that could have been ours does not parse
+ * or has no realm. */
 static enum sip_auth_result find_credentials(const struct sip_msg *msg,
 					     enum sip_hdr_id hdr, slice realm,
 					     struct sip_credentials *cr)
@@ -329,7 +346,7 @@ static enum sip_auth_result find_credentials(const struct sip_msg *msg,
 
 	for (h = sip_msg_hdr(msg, hdr); h; h = sip_msg_hdr_next(msg, h)) {
 		if (sip_credentials_parse(h->value, cr, &why) < 0) {
-			malformed = true;
+			malformed = malformed || scheme_may_be_digest(h->value);
 			continue;
 		}
 		if (!hvalue_name_is(cr->scheme, "digest", 6))

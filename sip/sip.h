@@ -434,9 +434,9 @@ bool sip_addr_equals(slice host, const struct sockaddr *sa);
 /* ---- authentication (RFC 7616 Digest, qop=auth; sip/auth.c) ----------- */
 
 /*
- * Nonces are stateless: hex of issue time, a nonce-count slot index and an
- * HMAC-SHA256 (server secret) over both and the client's IP address (not
- * the port). The secret and the nonce-count slots live in shm
+ * Nonces are stateless: hex of issue time, an issue sequence number (it
+ * picks the nonce-count slot) and an HMAC-SHA256 (server secret) over both
+ * and the client's IP address (not the port). The secret and the nonce-count slots live in shm
  * (sip_auth_init, master, before fork), so any worker checks any nonce;
  * slot updates are lock-free (compare-and-swap). Credentials without qop
  * (RFC 2069) are refused: pinhole always offers qop="auth", so only a
@@ -486,8 +486,8 @@ enum sip_auth_result {
  * Proxy-Authorization (SIP_H_PROXY_AUTHORIZATION) credentials of msg for
  * realm. The first Digest credentials whose realm equals ours are used;
  * others are ignored, so unknown schemes give NO_CREDENTIALS (RFC 4475
- * regaut01); a header that does not parse gives MALFORMED only when none
- * is for our realm. domain: the domain of the user (To host for REGISTER,
+ * regaut01); a Digest header that does not parse (or has no realm) gives
+ * MALFORMED only when none is for our realm. domain: the domain of the user (To host for REGISTER,
  * From host otherwise), passed to lookup. src: the request's source
  * address (nonces are bound to its IP). now: CLOCK_REALTIME seconds.
  * *user_out: the username, a slice of msg, set once credentials for our
