@@ -206,4 +206,131 @@ struct shm_usage {
 };
 void shm_usage(struct shm_usage *u);
 
+/* ---- location table (location.c, location_pack.c) ------------------- */
+
+/* Slots of shm->tables[]. */
+enum { SHM_T_LOCATION = 0, SHM_T_AUTH = 1, SHM_T_TM = 2, SHM_T_TCP = 3,
+       SHM_T_RELAY = 4 };
+
+/* The registrar's bindings: AOR key -> up to LOC_MAX_BINDINGS contacts.
+ * A hash table of AOR records (key inside), each with a list of binding
+ * records in insertion order (fixed fields and strings in one object).
+ * A bucket's lock is one of at most LOC_STRIPES futex locks (bucket mod
+ * stripes); a process may hold one at a time. All *_locked calls need
+ * the lock of h taken by loc_lock; every call but loc_init, loc_buckets_for
+ * and the two counts needs the table made by loc_init. Bucket count: loc_init(0) takes
+ * loc_buckets_for(shm->size), i.e. shm_size / 256 (1<<20 for 256M);
+ * any hint is rounded up to a power of two and clamped so that the bucket
+ * array takes at most 1/16 of the segment. Writes are ordered so that a
+ * process killed holding a lock leaves lists walkable (at worst a leaked
+ * object or a counter off by one). */
+#define LOC_MAX_AOR 255        /* bytes of an AOR key ("user@domain", lower-cased domain by the caller) */
+#define LOC_MAX_BINDINGS 64    /* per AOR */
+#define LOC_STRIPES 65536      /* locks, at most */
+/* Longest field put accepts (-EINVAL beyond). */
+#define LOC_MAX_CONTACT 1024
+#define LOC_MAX_PATH 2048
+#define LOC_MAX_CALL_ID 255
+#define LOC_MAX_USER_AGENT 255
+#define LOC_MAX_INSTANCE 255
+
+enum loc_flags { LOC_F_NAT = 1, LOC_F_KEEPALIVE = 2 };
+
+struct loc_addr {
+	uint8_t family;            /* AF_INET/AF_INET6/0 */
+	uint8_t proto;             /* enum conf_proto */
+	uint16_t port;             /* host order */
+	uint8_t addr[16];
+};
+_Static_assert(sizeof(struct loc_addr) == 20, "loc_addr layout");
+
+struct loc_binding {            /* what callers pass in and read out */
+	slice contact;     /* Contact URI as registered, without <> (URI params kept) */
+	slice path;        /* Path header values (RFC 3327) joined with ",", may be empty */
+	slice call_id;
+	slice user_agent;
+	slice instance;    /* +sip.instance value (RFC 5626), may be empty */
+	int64_t expires;   /* absolute CLOCK_REALTIME seconds */
+	int64_t last_modified;     /* CLOCK_REALTIME seconds */
+	int64_t last_keepalive_ms; /* CLOCK_REALTIME ms of the last keepalive reply, 0 = never */
+	uint32_t cseq;
+	uint32_t reg_id;   /* RFC 5626 reg-id, 0 = none */
+	uint32_t conn_id;  /* TCP/TLS connection id, 0 = none */
+	uint32_t rtt_us;   /* last keepalive round trip */
+	int16_t q;         /* q x 1000 (0..1000), -1 = none */
+	uint8_t flags;     /* enum loc_flags */
+	uint8_t socket;    /* index of the listen entry it arrived on */
+	struct loc_addr received; /* source of the REGISTER (family 0 = not recorded) */
+};
+
+/* key is the caller's slice given to loc_lock (a copy of the record's key
+ * during loc_walk); it must stay valid until loc_unlock. */
+struct loc_handle {
+	uint32_t bucket;
+	shm_off aor;               /* 0 when the AOR has no record */
+	slice key;
+};
+
+/* Master, before fork: table header, bucket array and lock stripes in shm
+ * (locks registered). 0, -ENODEV without a segment, -EEXIST when done
+ * already, -ENOMEM, or shm_lock_register's error. */
+int loc_init(unsigned nbuckets_hint);
+uint32_t loc_buckets_for(uint64_t shm_size);
+uint32_t loc_bucket_total(void);    /* after loc_init */
+/* Write-back mode (db.location): put and delete mark the AOR dirty, and
+ * an AOR whose last binding goes stays as an empty record while dirty, so
+ * the flush sees the deletion; loc_set_dirty_locked(h, false) frees it.
+ * A plain store, any process may call it. */
+void loc_set_write_back(bool on);
+
+void loc_lock(slice aor, struct loc_handle *h);  /* takes the bucket's stripe lock, finds the record */
+void loc_unlock(struct loc_handle *h);
+unsigned loc_count_locked(const struct loc_handle *h);
+/* Slices point into shm, valid until unlock; insertion order. -ENOENT. */
+int loc_get_locked(const struct loc_handle *h, unsigned i, struct loc_binding *out);
+/* Index of the binding with that contact URI (exact bytes), or -ENOENT. */
+int loc_find_locked(const struct loc_handle *h, slice contact);
+/* Inserts, or replaces in place the binding with the same contact; creates
+ * the AOR record. -ENOMEM when shm is full (nothing changed), -E2BIG past
+ * LOC_MAX_BINDINGS, -EINVAL for an empty or oversized field or key, a q
+ * outside -1..1000 or an unknown address family. */
+int loc_put_locked(struct loc_handle *h, const struct loc_binding *b);
+/* Frees the AOR record when its last binding goes (unless kept dirty in
+ * write-back mode). -ENOENT for no such index. */
+int loc_del_locked(struct loc_handle *h, unsigned i);
+void loc_del_all_locked(struct loc_handle *h);
+void loc_set_dirty_locked(struct loc_handle *h, bool dirty);   /* AOR changed since the last flush */
+bool loc_dirty_locked(const struct loc_handle *h);
+int loc_update_keepalive_locked(struct loc_handle *h, unsigned i, int64_t now_ms, uint32_t rtt_us);
+
+/* The Berkeley DB value of an AOR: every binding and the key, in a
+ * versioned little-endian format (location_pack.c). An AOR without
+ * bindings packs to a record of none. */
+#define LOC_PACK_HEAD 8
+#define LOC_PACK_FIXED 74           /* fixed fields of a binding, version 1 */
+#define LOC_PACK_MAX (LOC_PACK_HEAD + LOC_MAX_AOR + LOC_MAX_BINDINGS *        \
+	(2 + LOC_PACK_FIXED + LOC_MAX_CONTACT + LOC_MAX_PATH + LOC_MAX_CALL_ID +  \
+	 LOC_MAX_USER_AGENT + LOC_MAX_INSTANCE))
+size_t loc_pack_size_locked(const struct loc_handle *h);
+/* Returns the length, -ENOSPC if cap is too small, -EINVAL for a key
+ * longer than LOC_MAX_AOR. */
+ssize_t loc_pack_locked(const struct loc_handle *h, void *buf, size_t cap);
+/* Load path: checks the whole record, then inserts (under the lock, taken
+ * here) the bindings whose expires > now; the AOR's dirty flag is left as
+ * it was (a new record is clean). Returns bindings inserted, -EINVAL for a
+ * malformed record (nothing inserted), or put's error after inserting
+ * part of the record. */
+int loc_unpack_put(const void *buf, size_t len, int64_t now);
+
+/* Walks AOR records bucket by bucket from *cursor, at most max_buckets
+ * buckets (0 = all) per call, calling fn with the bucket lock held for each
+ * AOR present (fn may read, update or delete through h). Advances *cursor;
+ * at the end wraps it to 0 and returns 1, else 0. fn returning non-zero
+ * stops the walk (cursor stays on that bucket). Empty records that are not
+ * kept for a write-back flush are freed after fn. */
+int loc_walk(uint32_t *cursor, unsigned max_buckets,
+	     int (*fn)(struct loc_handle *h, void *arg), void *arg);
+uint64_t loc_aor_count(void);       /* AORs with a binding: usrloc.registered_users */
+uint64_t loc_binding_count(void);   /* usrloc.contacts */
+
 #endif
