@@ -286,11 +286,11 @@ static bool realm_quotable(slice realm)
 	return true;
 }
 
-int sip_auth_challenge(bool proxy, slice realm, bool stale,
-		       const struct sockaddr *src, int64_t now, char *out,
-		       size_t cap)
+int sip_auth_challenge_algs(bool proxy, slice realm, bool stale,
+			    const enum sip_auth_alg *algs, unsigned nalgs,
+			    const struct sockaddr *src, int64_t now, char *out,
+			    size_t cap)
 {
-	static const enum sip_auth_alg order[] = { SIP_AUTH_SHA256, SIP_AUTH_MD5 };
 	struct auth_table *t = auth_table();
 	char nonce[AUTH_NONCE_HEX + 1];
 	size_t len = 0;
@@ -299,24 +299,36 @@ int sip_auth_challenge(bool proxy, slice realm, bool stale,
 		LOG_ERR("auth: challenge before sip_auth_init");
 		return -ENODEV;
 	}
-	if (!realm_quotable(realm))
+	if (!realm_quotable(realm) || nalgs == 0)
 		return -EINVAL;
-	for (size_t i = 0; i < ARRAY_LEN(order); i++) {
+	for (unsigned i = 0; i < nalgs; i++) {
 		int n;
 
+		if (algs[i] != SIP_AUTH_MD5 && algs[i] != SIP_AUTH_SHA256)
+			return -EINVAL;
 		if (nonce_issue(t, src, now, nonce) < 0)
 			return -EIO;
 		n = snprintf(out + len, cap - len,
 			     "%s: Digest realm=\"%.*s\", nonce=\"%s\", qop=\"auth\", algorithm=%s%s\r\n",
 			     proxy ? "Proxy-Authenticate" : "WWW-Authenticate",
 			     SLICE_FMT(realm), nonce,
-			     order[i] == SIP_AUTH_SHA256 ? "SHA-256" : "MD5",
+			     algs[i] == SIP_AUTH_SHA256 ? "SHA-256" : "MD5",
 			     stale ? ", stale=true" : "");
 		if (n < 0 || (size_t)n >= cap - len)
 			return -ENOSPC;
 		len += (size_t)n;
 	}
 	return (int)len;
+}
+
+int sip_auth_challenge(bool proxy, slice realm, bool stale,
+		       const struct sockaddr *src, int64_t now, char *out,
+		       size_t cap)
+{
+	static const enum sip_auth_alg both[] = { SIP_AUTH_SHA256, SIP_AUTH_MD5 };
+
+	return sip_auth_challenge_algs(proxy, realm, stale, both,
+				       ARRAY_LEN(both), src, now, out, cap);
 }
 
 /* ---- checking credentials ------------------------------------------- */

@@ -513,6 +513,14 @@ enum sip_auth_result sip_auth_check(const struct sip_msg *msg,
 int sip_auth_challenge(bool proxy, slice realm, bool stale,
 		       const struct sockaddr *src, int64_t now, char *out,
 		       size_t cap);
+/* The same with one line per algs[i], in that order (nalgs >= 1). Some
+ * clients answer only the first line and know only MD5 (sipp 3.6 fails
+ * on a first SHA-256 line), so an operator may need MD5 first or alone;
+ * credentials with either algorithm are accepted on any nonce. */
+int sip_auth_challenge_algs(bool proxy, slice realm, bool stale,
+			    const enum sip_auth_alg *algs, unsigned nalgs,
+			    const struct sockaddr *src, int64_t now, char *out,
+			    size_t cap);
 
 /* ---- registrar (RFC 3261 §10.3) ---------------------------------------- */
 

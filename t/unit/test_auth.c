@@ -304,6 +304,31 @@ static void test_challenge_errors(void)
 				  small, sizeof(small)), -EINVAL, "empty realm");
 }
 
+static void test_challenge_algs(void)
+{
+	static const enum sip_auth_alg md5[] = { SIP_AUTH_MD5 };
+	static const enum sip_auth_alg md5_first[] = { SIP_AUTH_MD5, SIP_AUTH_SHA256 };
+	static const enum sip_auth_alg bad[] = { SIP_AUTH_MD5, (enum sip_auth_alg)7 };
+	char out[1024];
+	int n;
+
+	n = sip_auth_challenge_algs(false, SLICE_LIT(REALM), false, md5, 1,
+				    (void *)&src4, T0, out, sizeof(out));
+	OK(n > 0 && (size_t)n == strlen(out) && strstr(out, "\r\n") == out + n - 2 &&
+	   strstr(out, "algorithm=MD5\r\n"), "MD5 alone: one line");
+	n = sip_auth_challenge_algs(false, SLICE_LIT(REALM), false, md5_first, 2,
+				    (void *)&src4, T0, out, sizeof(out));
+	OK(n > 0 && strstr(out, "algorithm=MD5\r\n") &&
+	   strstr(out, "algorithm=MD5\r\n") < strstr(out, "algorithm=SHA-256\r\n"),
+	   "MD5 first when asked");
+	IS_INT(sip_auth_challenge_algs(false, SLICE_LIT(REALM), false, md5, 0,
+				       (void *)&src4, T0, out, sizeof(out)),
+	       -EINVAL, "no algorithm");
+	IS_INT(sip_auth_challenge_algs(false, SLICE_LIT(REALM), false, bad, 2,
+				       (void *)&src4, T0, out, sizeof(out)),
+	       -EINVAL, "an unknown algorithm");
+}
+
 static void test_round_trip(void)
 {
 	struct cred c = fresh(1);
@@ -319,6 +344,9 @@ static void test_round_trip(void)
 	c = fresh(1);
 	c.alg = NULL;
 	IS_INT(send_cred(&c, &src4, T0), SIP_AUTH_OK, "no algorithm parameter means MD5");
+	c = fresh(1);
+	c.alg = "SHA-256";
+	IS_INT(send_cred(&c, &src4, T0), SIP_AUTH_OK, "SHA-256 answer on the MD5 line's nonce");
 	c = fresh(1);
 	c.quote_qop = true;
 	IS_INT(send_cred(&c, &src4, T0), SIP_AUTH_OK, "qop=\"auth\" quoted");
@@ -693,6 +721,7 @@ int main(void)
 	test_init();
 	test_challenge_syntax();
 	test_challenge_errors();
+	test_challenge_algs();
 	test_round_trip();
 	test_response_case();
 	test_wrong_password();
