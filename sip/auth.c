@@ -21,8 +21,6 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#define AUTH_TABLE 1            /* shm->tables[] index (SHM_T_AUTH, coming
-                                   in shm.h) */
 #define AUTH_SECRET_LEN 32
 #define AUTH_MAC_LEN 16         /* HMAC-SHA256 truncated */
 #define AUTH_NONCE_LEN (8 + 4 + AUTH_MAC_LEN)
@@ -54,7 +52,7 @@ struct auth_nonce {
 
 static struct auth_table *auth_table(void)
 {
-	return shm ? shm_ptr(shm->tables[AUTH_TABLE]) : NULL;
+	return shm ? shm_ptr(shm->tables[SHM_T_AUTH]) : NULL;
 }
 
 int sip_auth_init(unsigned nc_slots)
@@ -66,7 +64,7 @@ int sip_auth_init(unsigned nc_slots)
 		return -EINVAL;
 	if (!shm)
 		return -ENOMEM;
-	if (shm->tables[AUTH_TABLE])
+	if (shm->tables[SHM_T_AUTH])
 		return 0;
 	off = shm_alloc(sizeof(*t) + (size_t)nc_slots * sizeof(t->slots[0]));
 	if (!off)
@@ -79,7 +77,7 @@ int sip_auth_init(unsigned nc_slots)
 		return -EIO;
 	}
 	t->nslots = nc_slots;
-	shm->tables[AUTH_TABLE] = off;
+	shm->tables[SHM_T_AUTH] = off;
 	return 0;
 }
 
