@@ -4,9 +4,10 @@
  * Authorization / Proxy-Authorization credentials.
  *
  * Nonces carry their own proof (issue time, issue sequence number, HMAC
- * over both and the client's IP), so no issued nonce is stored. The master creates the shm
- * table (server secret, nonce-count slots) before it forks; SIP workers
- * read the secret and update a slot with one compare-and-swap, no lock.
+ * over both and the client's IP), so no issued nonce is stored. The master
+ * creates the shm table (server secret, nonce-count slots) before it
+ * forks; SIP workers read the secret and update a slot with one
+ * compare-and-swap, no lock.
  */
 #include "sip.h"
 #include "hvalue.h"

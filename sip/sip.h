@@ -507,8 +507,8 @@ enum sip_auth_result sip_auth_check(const struct sip_msg *msg,
  * lines, each ending in CRLF: SHA-256 first then MD5 (RFC 7616 §3.7), the
  * same realm, each with its own nonce, qop="auth", and stale=true when
  * asked. Returns the length, -ENOSPC, -EINVAL for a realm that cannot be
- * quoted as it is (quote, backslash, control character, empty) or
- * -ENODEV before sip_auth_init.
+ * quoted as it is (quote, backslash, control character, empty),
+ * -ENODEV before sip_auth_init, or -EIO when OpenSSL fails.
  */
 int sip_auth_challenge(bool proxy, slice realm, bool stale,
 		       const struct sockaddr *src, int64_t now, char *out,
