@@ -27,6 +27,9 @@ enum conf_proto { CONF_PROTO_UDP = 0, CONF_PROTO_TCP, CONF_PROTO_TLS };
 enum conf_location_mode { CONF_LOC_MEMORY = 0, CONF_LOC_WRITE_THROUGH, CONF_LOC_WRITE_BACK };
 enum conf_relay_mode { CONF_RELAY_NAT = 0, CONF_RELAY_ALWAYS, CONF_RELAY_NEVER };
 enum conf_keepalive_method { CONF_KA_OPTIONS = 0, CONF_KA_CRLF };
+/* Digest algorithms offered, in challenge order (auth.algorithms). */
+enum conf_auth_algs { CONF_AUTH_MD5_SHA256 = 0, CONF_AUTH_SHA256_MD5, CONF_AUTH_MD5,
+		      CONF_AUTH_SHA256 };
 
 struct conf_listen {
 	uint8_t proto;                 /* enum conf_proto */
@@ -53,6 +56,7 @@ struct pinhole_conf {
 	struct {
 		char realm[CONF_NAME_LEN];
 		bool reg, invite;      /* keys "register", "invite" */
+		uint8_t algorithms;    /* enum conf_auth_algs */
 		unsigned nonce_ttl;
 	} auth;
 	struct {

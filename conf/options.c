@@ -37,6 +37,8 @@ static const char *const proto_names[] = { "udp", "tcp", "tls", NULL };
 static const char *const location_names[] = { "memory", "write-through", "write-back", NULL };
 static const char *const relay_mode_names[] = { "nat", "always", "never", NULL };
 static const char *const keepalive_names[] = { "options", "crlf", NULL };
+static const char *const auth_alg_names[] = { "md5,sha-256", "sha-256,md5", "md5", "sha-256",
+					      NULL };
 static const char *const level_names[] = { "err", "warn", "info", "debug", NULL };
 static const char *const target_names[] = { "stderr", "syslog", NULL };
 
@@ -205,6 +207,8 @@ const struct conf_option conf_options[] = {
 	BOOL("auth.register", auth.reg, false, CONF_RELOAD),
 	BOOL("auth.invite", auth.invite, false, CONF_RELOAD),
 	UINT("auth.nonce_ttl", auth.nonce_ttl, 10, 86400, 300, CONF_RELOAD),
+	ENUM("auth.algorithms", auth.algorithms, auth_alg_names, CONF_AUTH_MD5_SHA256,
+	     CONF_RELOAD),
 
 	UINT("nat.detect", nat.detect, 0, 63, 19, CONF_RELOAD),
 	UINT("nat.keepalive.interval", nat.keepalive.interval, 1, 3600, 30, CONF_RELOAD),
