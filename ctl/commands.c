@@ -219,6 +219,13 @@ static int cmd_stats(const struct ctl_ctx *ctx, int argc, const char *const *arg
 			json_object_set_new(counters, name,
 					    json_integer((json_int_t)stat_get((enum stat_id)id)));
 	}
+	for (unsigned g = 0; g < stat_gauge_count(); g++) {
+		const char *name = stat_gauge_name(g);
+
+		if (stat_selected(name, sel))
+			json_object_set_new(counters, name,
+					    json_integer((json_int_t)stat_gauge_get(g)));
+	}
 	if (json_object_size(counters) == 0) {
 		json_decref(counters);
 		stat_groups(groups, sizeof(groups));
@@ -364,6 +371,11 @@ const struct ctl_command ctl_commands[] = {
 	  2, 2, pdb_cmd_user_add },
 	{ "user rm", "USER@DOMAIN", "remove a subscriber", 1, 1, pdb_cmd_user_rm },
 	{ "user list", "", "subscribers: user, domain, realm", 0, 0, pdb_cmd_user_list },
+	{ "ul show", "[AOR]", "registered bindings: contact, received, expires, flags, user agent",
+	  0, 1, ctl_ul_show },
+	{ "ul rm", "AOR [CONTACT]", "remove an AOR's bindings (or one) from memory and database",
+	  1, 2, ctl_ul_rm },
+	{ "ul add", "AOR CONTACT [EXPIRES]", "add a binding by hand", 2, 3, ctl_ul_add },
 };
 
 const size_t ctl_command_count = ARRAY_LEN(ctl_commands);

@@ -20,4 +20,12 @@ int64_t ctl_now_ms(void);
  * reader does not drain it in time, -EPIPE when it went away meanwhile. */
 int ctl_reply_send(const char *path, const char *data, size_t len, int timeout_ms);
 
+/* cmd_ul.c: `ul show [AOR]`, `ul rm AOR [CONTACT]`, `ul add AOR CONTACT [EXPIRES]`. */
+int ctl_ul_show(const struct ctl_ctx *ctx, int argc, const char *const *argv,
+		json_t **result, char *err, size_t errlen);
+int ctl_ul_rm(const struct ctl_ctx *ctx, int argc, const char *const *argv,
+	      json_t **result, char *err, size_t errlen);
+int ctl_ul_add(const struct ctl_ctx *ctx, int argc, const char *const *argv,
+	       json_t **result, char *err, size_t errlen);
+
 #endif

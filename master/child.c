@@ -5,6 +5,7 @@
  * row, then run its loop and exit with the loop's status.
  */
 #include "master.h"
+#include "../db/db.h"
 #include "../ctl/ctl.h"
 #include "../relay/relay.h"
 #include "../timer/timer.h"
@@ -47,6 +48,20 @@ static int ctl_exit_status(int rc)
 	return rc < 0 ? 1 : 0;
 }
 
+/* Every role but the relay reads or writes Berkeley DB. */
+static int open_db(const struct pinhole_conf *conf, uint8_t role)
+{
+	char err[512];
+
+	if (role == PROC_RELAY)
+		return 0;
+	if (pdb_open(conf->db.path, 0, err, sizeof(err)) < 0) {
+		LOG_ERR("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int run_role(struct master *m, const struct proc_entry *pe)
 {
 	struct worker_args wa = { .conf = m->conf, .listens = &m->listens,
@@ -82,5 +97,9 @@ void child_main(struct master *m, unsigned slot)
 	if (getppid() != shm->master_pid)
 		_exit(0);
 	shm_stats_bind(slot);
-	exit(run_role(m, pe));
+	if (open_db(m->conf, pe->role) < 0)
+		exit(1);
+	int status = run_role(m, pe);
+	pdb_close();
+	exit(status);
 }

@@ -5,6 +5,7 @@
  */
 #include "master.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -154,6 +155,32 @@ int runtime_dir(const char *fifo, const char *user, char *err, size_t errlen)
 		snprintf(err, errlen, "ctl.fifo directory %s: chown: %s", dir, strerror(errno));
 		return -errno;
 	}
+	return 0;
+}
+
+/* The database directory and the files in it must belong to the user the
+ * children run as (the master created them as root). */
+int db_dir_owner(const char *path, const char *user, char *err, size_t errlen)
+{
+	char file[PATH_MAX];
+	struct passwd *pw;
+	struct dirent *de;
+	DIR *d;
+
+	if (!user[0] || !(pw = getpwnam(user)))
+		return 0;
+	if (chown(path, pw->pw_uid, pw->pw_gid) < 0 || !(d = opendir(path))) {
+		snprintf(err, errlen, "db.path %s: chown: %s", path, strerror(errno));
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		if (chown(file, pw->pw_uid, pw->pw_gid) < 0)
+			LOG_WARN("chown %s: %s", file, strerror(errno));
+	}
+	closedir(d);
 	return 0;
 }
 

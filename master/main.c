@@ -10,6 +10,8 @@
  * graceful stop. The master never takes a shared-memory lock.
  */
 #include "master.h"
+#include "../db/db.h"
+#include "../sip/sip.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -127,6 +129,59 @@ static int supervise(struct master *m, const sigset_t *mask)
 	}
 }
 
+struct load_count {
+	long records;
+	long bindings;
+	int64_t now;
+};
+
+static int load_one(const void *val, size_t len, void *arg)
+{
+	struct load_count *lc = arg;
+	int n = loc_unpack_put(val, len, lc->now);
+
+	lc->records++;
+	if (n > 0)
+		lc->bindings += n;
+	else if (n < 0)
+		LOG_WARN("location record %ld skipped: %s", lc->records, strerror(-n));
+	return 0;
+}
+
+/* Shared tables, then Berkeley DB: recovery (no other process can use the
+ * environment yet) and the still-valid bindings loaded into shm. The
+ * master's handle is closed before it forks (a handle never crosses fork)
+ * and reopened afterwards only for failchk. */
+static int tables_and_db(struct master *m, char *err, size_t errlen)
+{
+	struct load_count lc = { .now = time(NULL) };
+	int64_t t0 = master_now_ms();
+	int rc;
+
+	if ((rc = loc_init(0)) < 0 || (rc = sip_auth_init(65536)) < 0) {
+		snprintf(err, errlen, "shared tables: %s (raise shm_size)", strerror(-rc));
+		return rc;
+	}
+	loc_set_write_back(m->conf->db.location == CONF_LOC_WRITE_BACK);
+	if ((rc = pdb_open(m->conf->db.path, PDB_RECOVER, err, errlen)) < 0)
+		return rc;
+	if (m->conf->db.location != CONF_LOC_MEMORY) {
+		long n = pdb_location_load(load_one, &lc);
+
+		if (n < 0) {
+			LOG_ERR("loading bindings from %s: %s", m->conf->db.path,
+				strerror((int)-n));
+			snprintf(err, errlen, "cannot load the location database");
+			pdb_close();
+			return (int)n;
+		}
+		LOG_INFO("loaded %ld bindings of %ld AORs from %s in %lld ms", lc.bindings,
+			 lc.records, m->conf->db.path, (long long)(master_now_ms() - t0));
+	}
+	pdb_close();
+	return 0;
+}
+
 static int startup(struct master *m, char *err, size_t errlen)
 {
 	int rc;
@@ -144,6 +199,10 @@ static int startup(struct master *m, char *err, size_t errlen)
 			 (unsigned long long)m->conf->shm_size, strerror(-rc));
 		return rc;
 	}
+	if ((rc = tables_and_db(m, err, errlen)) < 0)
+		return rc;
+	if ((rc = db_dir_owner(m->conf->db.path, m->conf->user, err, errlen)) < 0)
+		return rc;
 	if ((rc = runtime_dir(m->conf->ctl.fifo, m->conf->user, err, errlen)) < 0)
 		return rc;
 	if ((rc = drop_privileges(m->conf->user, m->conf->group, err, errlen)) < 0)
@@ -185,8 +244,11 @@ static int run(const char *path, bool foreground)
 	}
 	LOG_INFO("pinhole %s starting with %s", PINHOLE_VERSION, path);
 	procs_start_generation(&m);
+	if (pdb_open(m.conf->db.path, 0, err, sizeof(err)) < 0)
+		LOG_WARN("no database handle for failchk: %s", err);
 	daemon_ready(&m.ready_fd, 0);
 	rc = supervise(&m, &mask);
+	pdb_close();
 	pidfile_remove(m.conf->pid_file);
 	listen_close_all(&m.listens);
 	LOG_INFO("stopped");

@@ -67,6 +67,7 @@ void pidfile_remove(const char *path);
 /* Creates the directory of the ctl FIFO (mode 0700, owned by user when
  * set) while the master still has the rights to. */
 int runtime_dir(const char *fifo, const char *user, char *err, size_t errlen);
+int db_dir_owner(const char *path, const char *user, char *err, size_t errlen);
 int drop_privileges(const char *user, const char *group, char *err, size_t errlen);
 
 #endif

@@ -8,6 +8,7 @@
  * respawned, so counters survive crashes.
  */
 #include "master.h"
+#include "../db/db.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -150,6 +151,9 @@ static void on_crash(struct master *m, unsigned slot, int status)
 	char how[96];
 
 	describe_exit(status, how, sizeof(how));
+	if (pdb_is_open() && pdb_failchk() < 0)
+		LOG_ERR("database failchk after %s#%u died failed: restart pinhole to recover",
+			proc_role_name(pe->role), pe->index);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
 		LOG_ERR("%s#%u (pid %d) %s: fatal, not respawned", proc_role_name(pe->role),
 			pe->index, (int)pe->pid, how);

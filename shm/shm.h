@@ -118,7 +118,9 @@ const char *proc_state_name(enum proc_state s);
 	X(MASTER_RELOADS, "master.reloads")                                   \
 	X(MASTER_RELOAD_ERRORS, "master.reload_errors")                       \
 	X(AUTH_CHALLENGES, "auth.challenges")                                 \
-	X(AUTH_FAILURES, "auth.failures")
+	X(AUTH_FAILURES, "auth.failures")                                     \
+	X(REGISTRAR_ACCEPTED, "registrar.accepted_regs")                      \
+	X(REGISTRAR_REJECTED, "registrar.rejected_regs")
 
 enum stat_id {
 #define STAT_ENUM(id, name) STAT_##id,
@@ -137,6 +139,12 @@ void stat_add(enum stat_id id, uint64_t n);
  * segment is attached). */
 uint64_t stat_get(enum stat_id id);
 const char *stat_name(enum stat_id id);  /* NULL out of range */
+/* Gauges: current sizes read from the shared tables when asked, reported
+ * by `stats` next to the counters. */
+unsigned stat_gauge_count(void);
+const char *stat_gauge_name(unsigned i);
+uint64_t stat_gauge_get(unsigned i);
+
 /* Binds this process to its process-table slot's counters (a slot out of
  * range logs an error and keeps the spare row). */
 void shm_stats_bind(unsigned slot);

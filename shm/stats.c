@@ -84,3 +84,26 @@ const char *stat_name(enum stat_id id)
 {
 	return (unsigned)id < STAT_COUNT ? stat_names[id] : NULL;
 }
+
+static const struct {
+	const char *name;
+	uint64_t (*get)(void);
+} gauges[] = {
+	{ "usrloc.registered_users", loc_aor_count },
+	{ "usrloc.contacts", loc_binding_count },
+};
+
+unsigned stat_gauge_count(void)
+{
+	return ARRAY_LEN(gauges);
+}
+
+const char *stat_gauge_name(unsigned i)
+{
+	return i < ARRAY_LEN(gauges) ? gauges[i].name : NULL;
+}
+
+uint64_t stat_gauge_get(unsigned i)
+{
+	return i < ARRAY_LEN(gauges) && shm ? gauges[i].get() : 0;
+}

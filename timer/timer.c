@@ -6,9 +6,12 @@
  * slow task never delays the others by more than a tick.
  */
 #include "timer.h"
+#include "../db/db.h"
 #include "../shm/shm.h"
+#include "../sip/sip.h"
 
 #include <poll.h>
+#include <string.h>
 #include <time.h>
 
 #define TIMER_TICK_MS 50
@@ -48,8 +51,102 @@ static void shm_watch(const struct pinhole_conf *conf, int64_t now)
 	}
 }
 
+/* ---- location table: expiry and write-back flush -------------------- */
+
+/* A whole pass over the buckets every USRLOC_PASS_TICKS ticks (2.5 s):
+ * expired bindings leave the table within seconds, and a write-back change
+ * reaches the database within one pass. */
+#define USRLOC_PASS_TICKS 50
+
+struct usrloc_pass {
+	const struct pinhole_conf *conf;
+	int64_t now;
+	unsigned expired, flushed, errors;
+};
+
+/* Write-back: the AOR's snapshot (or its deletion) goes to the database;
+ * the dirty flag is cleared only when that worked. */
+static void flush_locked(struct usrloc_pass *up, struct loc_handle *h)
+{
+	static char buf[LOC_PACK_MAX];
+	ssize_t n = loc_count_locked(h) ? loc_pack_locked(h, buf, sizeof(buf)) : 0;
+	int rc = n < 0 ? (int)n
+	       : n == 0 ? pdb_location_del(h->key)
+	       : pdb_location_put(h->key, buf, (size_t)n);
+
+	if (rc < 0) {
+		up->errors++;
+		return;
+	}
+	up->flushed++;
+	loc_set_dirty_locked(h, false);
+}
+
+static int usrloc_visit(struct loc_handle *h, void *arg)
+{
+	struct usrloc_pass *up = arg;
+	struct loc_binding b;
+	bool changed = false;
+
+	for (unsigned i = loc_count_locked(h); i-- > 0;) {
+		if (loc_get_locked(h, i, &b) == 0 && b.expires <= up->now) {
+			loc_del_locked(h, i);
+			up->expired++;
+			changed = true;
+		}
+	}
+	if (changed && up->conf->db.location == CONF_LOC_WRITE_THROUGH &&
+	    registrar_persist_locked(up->conf, h) < 0)
+		up->errors++;
+	if (up->conf->db.location == CONF_LOC_WRITE_BACK && loc_dirty_locked(h))
+		flush_locked(up, h);
+	return 0;
+}
+
+static void usrloc_walk(const struct pinhole_conf *conf, uint32_t *cursor, unsigned budget)
+{
+	static int64_t last_error_log;
+	struct usrloc_pass up = { .conf = conf, .now = time(NULL) };
+
+	loc_walk(cursor, budget, usrloc_visit, &up);
+	if (up.expired)
+		LOG_DBG("%u binding(s) expired", up.expired);
+	if (up.errors && up.now - last_error_log >= 10) {
+		LOG_ERR("%u location change(s) could not be written to the database", up.errors);
+		last_error_log = up.now;
+	}
+}
+
+static void usrloc_task(const struct pinhole_conf *conf, int64_t now)
+{
+	static uint32_t cursor;
+	unsigned budget = loc_bucket_total() / USRLOC_PASS_TICKS;
+
+	usrloc_walk(conf, &cursor, budget < 256 ? 256 : budget);
+}
+
+/* Clean shutdown: one whole pass from the first bucket, so every
+ * write-back change is on disk. */
+static void usrloc_final_flush(const struct pinhole_conf *conf)
+{
+	uint32_t cursor = 0;
+
+	if (conf->db.location == CONF_LOC_WRITE_BACK)
+		usrloc_walk(conf, &cursor, 0);
+}
+
+static void db_checkpoint(const struct pinhole_conf *conf, int64_t now)
+{
+	int rc = pdb_checkpoint();
+
+	if (rc < 0)
+		LOG_WARN("database checkpoint: %s", strerror(-rc));
+}
+
 static struct timer_task tasks[] = {
 	{ "shm-watch", 5000, shm_watch, 0 },
+	{ "usrloc", TIMER_TICK_MS, usrloc_task, 0 },
+	{ "db-checkpoint", 60000, db_checkpoint, 0 },
 };
 
 int timer_run(const struct pinhole_conf *conf, volatile sig_atomic_t *stop)
@@ -66,5 +163,6 @@ int timer_run(const struct pinhole_conf *conf, volatile sig_atomic_t *stop)
 		}
 		poll(NULL, 0, TIMER_TICK_MS);
 	}
+	usrloc_final_flush(conf);
 	return 0;
 }

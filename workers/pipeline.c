@@ -5,8 +5,8 @@
  * Kamailio script: parse and sanity checks (400/505), NAT detection with
  * forced rport (RFC 3581), URI scheme (416), Max-Forwards (483),
  * Proxy-Require (420), then either local processing (OPTIONS 200, unknown
- * methods 501) or, for a user, routing. Until the registrar and proxy exist,
- * REGISTER gets 501 and a request for a local user 480.
+ * methods 501), the registrar for REGISTER, or, for a user, routing. Until
+ * the proxy exists a request for a local user gets 480.
  * Responses are dropped (no transactions yet) and counted.
  */
 #include "pipeline.h"
@@ -16,8 +16,8 @@
 
 /* Methods pinhole answers itself or routes; grows with the registrar and
  * proxy. */
-#define ALLOW_HDR "Allow: OPTIONS, ACK\r\n"
-#define SUPPORTED_HDR "Supported: \r\n"
+#define ALLOW_HDR "Allow: REGISTER, OPTIONS, ACK\r\n"
+#define SUPPORTED_HDR "Supported: path\r\n"
 #define ACCEPT_HDR "Accept: application/sdp\r\n"
 #define SERVER_HDR "Server: pinhole/" PINHOLE_VERSION "\r\n"
 
@@ -25,6 +25,7 @@ struct req_ctx {
 	struct sip_rx *rx;
 	struct sip_msg *msg;
 	bool force_rport;
+	unsigned nat;      /* NAT tests that fired */
 	bool to_self;      /* Request-URI names this server, not a user */
 };
 
@@ -88,6 +89,24 @@ static bool reject_option_tags(struct req_ctx *rc, enum sip_hdr_id hdr)
 	return true;
 }
 
+/* REGISTER for a domain of ours: the registrar answers. */
+static void handle_register(struct req_ctx *rc)
+{
+	static char extra[SIP_MAX_MSG / 2];
+	struct sip_rx *rx = rc->rx;
+	struct sip_source src = { .addr = (const struct sockaddr *)&rx->src,
+				  .proto = rx->proto, .socket = rx->socket,
+				  .nat = rc->nat };
+	struct reg_reply rr;
+
+	if (!conf_is_local_domain(rx->conf, rc->msg->ruri.host)) {
+		reply(rc, 501, "Not Implemented (no forwarding yet)", NULL);
+		return;
+	}
+	registrar_handle(rx->conf, rc->msg, &src, extra, sizeof(extra), &rr);
+	reply(rc, rr.code, rr.reason, extra);
+}
+
 /* Requests addressed to the server (RFC 3261 §8.2 UAS behaviour). */
 static void handle_local(struct req_ctx *rc)
 {
@@ -105,7 +124,7 @@ static void handle_local(struct req_ctx *rc)
 		reply(rc, 501, NULL, ALLOW_HDR);
 		return;
 	case SIP_M_REGISTER:
-		reply(rc, 501, "Not Implemented (no registrar yet)", ALLOW_HDR);
+		handle_register(rc);
 		return;
 	default:
 		reply(rc, 405, NULL, ALLOW_HDR);
@@ -124,7 +143,7 @@ static void handle_user(struct req_ctx *rc)
 		return;
 	}
 	if (msg->method_id == SIP_M_REGISTER) {
-		reply(rc, 501, "Not Implemented (no registrar yet)", ALLOW_HDR);
+		handle_register(rc);
 		return;
 	}
 	if (!conf_is_local_domain(rc->rx->conf, msg->ruri.host)) {
@@ -163,6 +182,7 @@ static void handle_request(struct sip_rx *rx, struct sip_msg *msg)
 
 	STAT_INC(CORE_RCV_REQUESTS);
 	nat = sip_nat_detect(msg, (const struct sockaddr *)&rx->src, rx->conf->nat.detect);
+	rc.nat = nat;
 	rc.force_rport = nat != 0;
 	if (reject_cseq_mismatch(&rc))
 		return;

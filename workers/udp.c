@@ -30,7 +30,7 @@ static bool is_keepalive(const char *p, size_t n)
 static void drain(const struct worker_args *wa, int fd)
 {
 	struct sip_rx rx = { .buf = rx_buf, .fd = fd, .proto = CONF_PROTO_UDP,
-			     .conf = wa->conf };
+			     .socket = (uint8_t)wa->listen_index, .conf = wa->conf };
 
 	for (int i = 0; i < UDP_BATCH; i++) {
 		rx.srclen = sizeof(rx.src);

@@ -51,6 +51,7 @@ struct sip_rx {
 	socklen_t srclen;
 	int fd;                        /* socket to answer from */
 	uint8_t proto;                 /* enum conf_proto */
+	uint8_t socket;                /* index of its listen entry */
 	const struct pinhole_conf *conf;
 };
 

@@ -32,6 +32,7 @@ class Loader(threading.Thread):
         s = udp_socket()
         s.settimeout(0.5)
         for i in range(self.count):
+            time.sleep(0.001)
             user = "%s%d" % (self.prefix, i)
             try:
                 s.sendto(register_msg(self.srv.port, user), ("127.0.0.1", self.srv.port))
