@@ -24,8 +24,8 @@ static json_t *slice_json(slice s)
 	return json_stringn(s.p ? s.p : "", s.len);
 }
 
-static json_t *binding_json(const struct pinhole_conf *conf, const struct loc_binding *b,
-			    int64_t now)
+static json_t *binding_json(const struct pinhole_conf *conf, slice aor,
+			    const struct loc_binding *b, int64_t now)
 {
 	char ip[INET6_ADDRSTRLEN] = "", recv[INET6_ADDRSTRLEN + 16] = "", sock[128] = "";
 	json_t *flags = json_array();
@@ -40,7 +40,8 @@ static json_t *binding_json(const struct pinhole_conf *conf, const struct loc_bi
 		json_array_append_new(flags, json_string("nat"));
 	if (b->flags & LOC_F_KEEPALIVE)
 		json_array_append_new(flags, json_string("keepalive"));
-	return json_pack("{s:o, s:s, s:I, s:f, s:o, s:o, s:s, s:o, s:I, s:o, s:o, s:I, s:I}",
+	return json_pack("{s:o, s:o, s:s, s:I, s:f, s:o, s:o, s:s, s:o, s:I, s:o, s:o, s:I, s:I}",
+			 "aor", slice_json(aor),
 			 "contact", slice_json(b->contact),
 			 "received", recv,
 			 "expires", (json_int_t)(b->expires - now),
@@ -56,32 +57,34 @@ static json_t *binding_json(const struct pinhole_conf *conf, const struct loc_bi
 			 "rtt_us", (json_int_t)b->rtt_us);
 }
 
-static json_t *aor_json_locked(const struct pinhole_conf *conf, struct loc_handle *h,
-			       int64_t now)
+/* Appends one row per live binding of the AOR: a flat list renders as one
+ * table, like `kamctl ul show`. */
+static void aor_rows_locked(const struct pinhole_conf *conf, struct loc_handle *h,
+			    int64_t now, json_t *rows)
 {
-	json_t *bindings = json_array();
 	struct loc_binding b;
 
 	for (unsigned i = 0; i < loc_count_locked(h); i++) {
 		if (loc_get_locked(h, i, &b) == 0 && b.expires > now)
-			json_array_append_new(bindings, binding_json(conf, &b, now));
+			json_array_append_new(rows, binding_json(conf, h->key, &b, now));
 	}
-	return json_pack("{s:o, s:o}", "aor", slice_json(h->key), "bindings", bindings);
 }
 
 struct show_all {
 	const struct pinhole_conf *conf;
 	json_t *list;
 	int64_t now;
+	unsigned aors;
 };
 
 static int show_one(struct loc_handle *h, void *arg)
 {
 	struct show_all *sa = arg;
 
-	if (json_array_size(sa->list) >= UL_SHOW_MAX_AORS)
+	if (sa->aors >= UL_SHOW_MAX_AORS)
 		return 1;
-	json_array_append_new(sa->list, aor_json_locked(sa->conf, h, sa->now));
+	sa->aors++;
+	aor_rows_locked(sa->conf, h, sa->now, sa->list);
 	return 0;
 }
 
@@ -110,15 +113,13 @@ int ctl_ul_show(const struct ctl_ctx *ctx, int argc, const char *const *argv,
 	uint32_t cursor = 0;
 
 	if (argc == 0) {
-		struct show_all sa = { ctx->conf, json_array(), now };
+		struct show_all sa = { ctx->conf, json_array(), now, 0 };
 
-		while (loc_walk(&cursor, 4096, show_one, &sa) == 0 &&
-		       json_array_size(sa.list) < UL_SHOW_MAX_AORS)
+		while (loc_walk(&cursor, 4096, show_one, &sa) == 0 && sa.aors < UL_SHOW_MAX_AORS)
 			;
 		*result = json_pack("{s:I, s:I, s:b, s:o}", "aors", (json_int_t)loc_aor_count(),
 				    "contacts", (json_int_t)loc_binding_count(),
-				    "truncated", json_array_size(sa.list) >= UL_SHOW_MAX_AORS,
-				    "records", sa.list);
+				    "truncated", sa.aors >= UL_SHOW_MAX_AORS, "bindings", sa.list);
 		return *result ? 0 : -ENOMEM;
 	}
 	if (aor_arg(argv[0], key, err, errlen) < 0)
@@ -129,8 +130,11 @@ int ctl_ul_show(const struct ctl_ctx *ctx, int argc, const char *const *argv,
 		snprintf(err, errlen, "no bindings for %s", argv[0]);
 		return -ENOENT;
 	}
-	*result = aor_json_locked(ctx->conf, &h, now);
+	json_t *rows = json_array();
+
+	aor_rows_locked(ctx->conf, &h, now, rows);
 	loc_unlock(&h);
+	*result = json_pack("{s:s, s:o}", "aor", key, "bindings", rows);
 	return *result ? 0 : -ENOMEM;
 }
 

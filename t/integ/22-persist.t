@@ -17,7 +17,9 @@ def registered(srv):
     rc, ul, err = srv.ctl("ul", "show", json_out=True)
     if rc != 0:
         raise RuntimeError("ul show: " + err)
-    return set(r["aor"] for r in ul["records"] if r["bindings"])
+    if ul["truncated"]:
+        raise RuntimeError("ul show truncated its list")
+    return set(b["aor"] for b in ul["bindings"])
 
 
 class Loader(threading.Thread):
