@@ -26,6 +26,7 @@ struct parser {
 	const char *end;       /* end of the caller's data */
 	const char *scan_end;  /* end of what framing may look at */
 	unsigned flags;
+	unsigned parsed;       /* 1 << id of From, To, CSeq once parsed */
 	bool bad_version;      /* well formed, but not SIP/2.0 */
 };
 
@@ -69,9 +70,6 @@ static void msg_init(struct sip_msg *msg, const char *start)
 	memset(msg->first, 0xff, sizeof(msg->first));
 	msg->headers_end = msg->body = msg->call_id = SLICE_NULL;
 	msg->nvia = 0;
-	/* cheap, and a failed parse never leaves these uninitialised */
-	msg->from = msg->to = (struct sip_nameaddr){ .q = -1 };
-	msg->cseq = (struct sip_cseq){ 0 };
 	msg->max_forwards = -1;
 	msg->content_length = -1;
 }
@@ -201,12 +199,25 @@ static int parse_content_length(struct parser *ps, const struct sip_hdr *h)
 	return 0;
 }
 
+/* The header value between the ':' and the line end without leading and
+ * trailing LWS (folding included). */
+static slice trim_value(const char *p, const char *end)
+{
+	while (p < end && (scan_is_wsp(*p) || *p == '\r' || *p == '\n'))
+		p++;
+	while (end > p && (scan_is_wsp(end[-1]) || end[-1] == '\r' ||
+			   end[-1] == '\n'))
+		end--;
+	return slice_between(p, end);
+}
+
 /* name *(SP/HTAB) ":" value, the value trimmed of surrounding LWS. */
 static int frame_header_line(struct parser *ps, const char **pp)
 {
 	struct sip_msg *msg = ps->msg;
 	const char *p = *pp, *nl = line_end(p, ps->scan_end), *name_end, *colon;
 	struct sip_hdr *h;
+	slice name;
 
 	if (!nl)
 		return truncated(ps, "Missing empty line after headers");
@@ -217,11 +228,13 @@ static int frame_header_line(struct parser *ps, const char **pp)
 		;
 	if (name_end == p || colon >= nl || *colon != ':')
 		return fail(ps, SIP_PERR_BAD_MESSAGE, "Malformed header line");
+	name = slice_between(p, name_end);
 	h = &msg->hdrs[msg->nhdrs];
-	h->name = slice_between(p, name_end);
-	h->value = slice_trim(slice_between(colon + 1, nl));
+	h->id = (uint8_t)sip_hdr_lookup(name); /* before h->name is stored:
+						  no reload of a fresh store */
+	h->name = name;
+	h->value = trim_value(colon + 1, nl);
 	h->line = slice_between(p, nl + 1);
-	h->id = (uint8_t)sip_hdr_lookup(h->name);
 	if (msg->first[h->id] < 0)
 		msg->first[h->id] = (int16_t)msg->nhdrs;
 	msg->nhdrs++;
@@ -292,10 +305,11 @@ static bool is_call_id(slice s)
 	const char *at = NULL;
 
 	for (uint32_t i = 0; i < s.len; i++) {
-		if (s.p[i] == '@' && !at && i > 0 && i + 1 < s.len)
-			at = s.p + i;
-		else if (!ch_is((unsigned char)s.p[i], CH_WORD))
+		if (ch_is((unsigned char)s.p[i], CH_WORD))
+			continue;
+		if (s.p[i] != '@' || at || i == 0 || i + 1 == s.len)
 			return false;
+		at = s.p + i;
 	}
 	return s.len > 0;
 }
@@ -325,6 +339,7 @@ static int parse_from_to(struct parser *ps, const struct sip_hdr *h,
 			       &reason) < 0)
 		return fail(ps, SIP_PERR_BAD_MESSAGE, from ?
 			    "Malformed From header" : "Malformed To header");
+	ps->parsed |= 1u << h->id;
 	return 0;
 }
 
@@ -347,6 +362,7 @@ static int parse_cseq(struct parser *ps, const struct sip_hdr *h, bool repeat)
 		return fail(ps, SIP_PERR_BAD_MESSAGE, "Multiple CSeq headers");
 	if (sip_cseq_parse(h->value, &ps->msg->cseq, &reason) < 0)
 		return fail(ps, SIP_PERR_BAD_MESSAGE, reason);
+	ps->parsed |= 1u << SIP_H_CSEQ;
 	return 0;
 }
 
@@ -444,6 +460,19 @@ static int parse_request_uri(struct parser *ps)
 
 /* ---- entry point ------------------------------------------------------- */
 
+/* After a failure From, To and CSeq hold either a parse or zeros, never
+ * stale bytes (a 400 may be built from what was parsed). Done here rather
+ * than up front to keep the common path free of it. */
+static void clear_unparsed(struct parser *ps)
+{
+	if (!(ps->parsed & 1u << SIP_H_FROM))
+		ps->msg->from = (struct sip_nameaddr){ .q = -1 };
+	if (!(ps->parsed & 1u << SIP_H_TO))
+		ps->msg->to = (struct sip_nameaddr){ .q = -1 };
+	if (!(ps->parsed & 1u << SIP_H_CSEQ))
+		ps->msg->cseq = (struct sip_cseq){ 0 };
+}
+
 static const char *skip_leading_crlf(const char *p, const char *end)
 {
 	for (;;) {
@@ -456,36 +485,42 @@ static const char *skip_leading_crlf(const char *p, const char *end)
 	}
 }
 
+/* The framing and parsing steps, in order; the first failure stops. */
+static int parse_steps(struct parser *ps, const char *p)
+{
+	int rc;
+
+	if (ps->end - p > SIP_MAX_MSG) {
+		if (!(ps->flags & SIP_PARSE_STREAM))
+			return fail(ps, SIP_PERR_TOO_LARGE, "Message too large");
+		ps->scan_end = p + SIP_MAX_MSG;
+	}
+	if (p == ps->end && !(ps->flags & SIP_PARSE_STREAM))
+		return fail(ps, SIP_PERR_BAD_MESSAGE, "Empty message");
+	if ((rc = parse_start_line(ps, &p)) < 0 ||
+	    (rc = frame_headers(ps, &p)) < 0 ||
+	    (rc = frame_body(ps, p)) < 0 ||
+	    (rc = parse_known_headers(ps)) < 0 ||
+	    (rc = check_mandatory(ps)) < 0 ||
+	    (rc = parse_request_uri(ps)) < 0)
+		return rc;
+	if (ps->bad_version)
+		return fail(ps, SIP_PERR_BAD_VERSION, "Unsupported SIP version");
+	return 0;
+}
+
 int sip_msg_parse(const char *buf, size_t len, unsigned flags,
 		  struct sip_msg *msg, struct sip_parse_status *st)
 {
 	struct parser ps = { .msg = msg, .st = st, .end = buf + len,
-			     .flags = flags };
+			     .scan_end = buf + len, .flags = flags };
 	const char *p = skip_leading_crlf(buf, buf + len);
 	int rc;
 
 	*st = (struct sip_parse_status){ .error = SIP_PERR_NONE };
 	msg_init(msg, p);
-	ps.scan_end = ps.end;
-	if (ps.end - p > SIP_MAX_MSG) {
-		if (!(flags & SIP_PARSE_STREAM))
-			return fail(&ps, SIP_PERR_TOO_LARGE, "Message too large");
-		ps.scan_end = p + SIP_MAX_MSG;
-	}
-	if (p == ps.end && !(flags & SIP_PARSE_STREAM))
-		return fail(&ps, SIP_PERR_BAD_MESSAGE, "Empty message");
-	rc = parse_start_line(&ps, &p);
-	if (!rc)
-		rc = frame_headers(&ps, &p);
-	if (!rc)
-		rc = frame_body(&ps, p);
-	if (!rc)
-		rc = parse_known_headers(&ps);
-	if (!rc)
-		rc = check_mandatory(&ps);
-	if (!rc)
-		rc = parse_request_uri(&ps);
-	if (!rc && ps.bad_version)
-		rc = fail(&ps, SIP_PERR_BAD_VERSION, "Unsupported SIP version");
+	rc = parse_steps(&ps, p);
+	if (rc < 0)
+		clear_unparsed(&ps);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #define PINHOLE_SIP_SCAN_H
 
 #include "chars.h"
+#include "sip.h"
 
 static inline bool scan_is_wsp(char c)
 {
@@ -44,6 +45,23 @@ static inline const char *scan_token(const char *p, const char *end)
 	while (p < end && ch_is((unsigned char)*p, CH_TOKEN))
 		p++;
 	return p;
+}
+
+/* Whether s equals lc ignoring ASCII case; lc is lower case, n its length.
+ * Byte by byte: meant for short parameter names after a length switch. */
+static inline bool scan_name_is(slice s, const char *lc, uint32_t n)
+{
+	if (s.len != n)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+
+		if ((unsigned char)(c - 'A') < 26)
+			c |= 0x20;
+		if (c != (unsigned char)lc[i])
+			return false;
+	}
+	return true;
 }
 
 /* Whether s is a non-empty token. */

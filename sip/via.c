@@ -58,26 +58,36 @@ static bool is_ipv6(slice s)
 	return colon && s.len >= 2;
 }
 
-/* A host name or IPv4 address made of host characters: all digits and dots
- * only if it is a valid IPv4 address, no empty label. */
-static bool classify_name(slice s, uint8_t *type)
+/* A host name or IPv4 address at p, made of host characters: no empty
+ * label, all digits and dots only as a valid IPv4 address (checked in the
+ * same pass). Returns the byte after it, or NULL. */
+static const char *scan_name(const char *p, const char *end, uint8_t *type)
 {
-	bool alpha = false;
+	const char *start = p;
+	unsigned label = 0, octet = 0, dots = 0;
+	bool alpha = false, quad = true;
 
-	if (s.len == 0 || s.p[0] == '.' || s.p[0] == '-')
-		return false;
-	for (uint32_t i = 0; i < s.len; i++) {
-		if (!ch_is((unsigned char)s.p[i], CH_HOST))
-			return false;
-		if (s.p[i] == '.' && i + 1 < s.len && s.p[i + 1] == '.')
-			return false;
-		if (!scan_is_digit(s.p[i]) && s.p[i] != '.')
+	for (; p < end && ch_is((unsigned char)*p, CH_HOST); p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return NULL;
+			quad &= label <= 3 && octet <= 255;
+			dots++;
+			label = octet = 0;
+			continue;
+		}
+		if (scan_is_digit(*p))
+			octet = octet * 10 + (unsigned)(*p - '0');
+		else
 			alpha = true;
+		label++;
 	}
-	if (!alpha && !is_ipv4(s))
-		return false;
+	if (p == start || *start == '-')
+		return NULL;
+	if (!alpha && !(quad && dots == 3 && label && label <= 3 && octet <= 255))
+		return NULL;
 	*type = alpha ? SIP_HOST_NAME : SIP_HOST_IPV4;
-	return true;
+	return p;
 }
 
 /* sent-by host at p: "[v6]" or a name/IPv4; returns the byte after it. */
@@ -94,10 +104,9 @@ static const char *parse_host(const char *p, const char *end, struct sip_via *v)
 		v->host_type = SIP_HOST_IPV6;
 		return is_ipv6(v->host) ? close + 1 : NULL;
 	}
-	while (p < end && ch_is((unsigned char)*p, CH_HOST))
-		p++;
-	v->host = slice_between(start, p);
-	return classify_name(v->host, &v->host_type) ? p : NULL;
+	p = scan_name(p, end, &v->host_type);
+	v->host = p ? slice_between(start, p) : SLICE_NULL;
+	return p;
 }
 
 /* A whole value that is a host (maddr). */
@@ -107,7 +116,7 @@ static bool is_host(slice s)
 
 	if (s.len >= 2 && s.p[0] == '[' && s.p[s.len - 1] == ']')
 		return is_ipv6(slice_make(s.p + 1, s.len - 2));
-	return classify_name(s, &type);
+	return scan_name(s.p, slice_end(s), &type) == slice_end(s);
 }
 
 /* received: an IPv4 or IPv6 address, the latter with or without []. */
@@ -121,50 +130,63 @@ static bool parse_received(slice val, slice *out)
 
 /* The well-known parameters are checked every time they appear; the first
  * occurrence is the one kept, as sip_param_find would find it. */
-static int via_param(struct sip_via *v, slice name, slice val,
-		     const char **reason)
+static bool via_param(struct sip_via *v, slice name, slice val)
 {
 	slice addr;
 	uint32_t u = 0;
 
-	if (slice_caseeq_cstr(name, "branch")) {
-		if (!scan_is_token(val))
-			goto bad;
-		if (!v->branch.p)
-			v->branch = val;
-	} else if (slice_caseeq_cstr(name, "received")) {
-		if (!parse_received(val, &addr))
-			goto bad;
-		if (!v->received.p)
-			v->received = addr;
-	} else if (slice_caseeq_cstr(name, "rport")) {
-		if (val.len && !parse_uint_in(val, 1, 65535, &u))
-			goto bad;
-		if (!v->has_rport)
-			v->rport = (uint16_t)u;
-		v->has_rport = true;
-	} else if (slice_caseeq_cstr(name, "maddr")) {
-		if (!is_host(val))
-			goto bad;
-		if (!v->maddr.p)
-			v->maddr = val;
-	} else if (slice_caseeq_cstr(name, "ttl")) {
+	switch (name.len) {
+	case 3:
+		if (!scan_name_is(name, "ttl", 3))
+			return true;
 		if (!parse_uint_in(val, 0, 255, &u))
-			goto bad;
+			return false;
 		if (v->ttl < 0)
 			v->ttl = (int16_t)u;
+		return true;
+	case 5:
+		if (scan_name_is(name, "rport", 5)) {
+			if (val.len && !parse_uint_in(val, 1, 65535, &u))
+				return false;
+			if (!v->has_rport)
+				v->rport = (uint16_t)u;
+			v->has_rport = true;
+		} else if (scan_name_is(name, "maddr", 5)) {
+			if (!is_host(val))
+				return false;
+			if (!v->maddr.p)
+				v->maddr = val;
+		}
+		return true;
+	case 6:
+		if (!scan_name_is(name, "branch", 6))
+			return true;
+		if (!scan_is_token(val))
+			return false;
+		if (!v->branch.p)
+			v->branch = val;
+		return true;
+	case 8:
+		if (!scan_name_is(name, "received", 8))
+			return true;
+		if (!parse_received(val, &addr))
+			return false;
+		if (!v->received.p)
+			v->received = addr;
+		return true;
 	}
-	return 0;
-bad:
-	*reason = "Bad Via parameter";
-	return -EINVAL;
+	return true;
 }
 
-/* End of the current via-parm: the next ',' outside a quoted string. */
+/* End of the current via-parm: the next ',' outside a quoted string
+ * (memchr first: quoted parameter values in a Via are rare). */
 static const char *parm_end(const char *p, const char *end)
 {
+	const char *comma = memchr(p, ',', (size_t)(end - p));
 	bool quoted = false;
 
+	if (!memchr(p, '"', (size_t)((comma ? comma : end) - p)))
+		return comma ? comma : end;
 	for (; p < end; p++) {
 		if (quoted && *p == '\\' && p + 1 < end)
 			p++;
@@ -189,8 +211,10 @@ static int via_params(struct sip_via *v, const char *p, const char *end,
 		return -EINVAL;
 	}
 	while ((rc = sip_param_next(&rest, &name, &val)) == 1) {
-		if (via_param(v, name, val, reason) < 0)
+		if (!via_param(v, name, val)) {
+			*reason = "Bad Via parameter";
 			return -EINVAL;
+		}
 	}
 	if (rc < 0) {
 		*reason = "Empty Via parameter";
@@ -199,12 +223,19 @@ static int via_params(struct sip_via *v, const char *p, const char *end,
 	return 0;
 }
 
-/* sent-protocol: three tokens separated by SLASH; returns the byte after. */
+/* sent-protocol: three tokens separated by SLASH; returns the byte after.
+ * "SIP/2.0/" without LWS, the usual form, is taken in one compare. */
 static const char *parse_protocol(const char *p, const char *end,
 				  struct sip_via *v)
 {
 	const char *start = p, *tok;
 
+	if (end - p > 8 && memcmp(p, "SIP/2.0/", 8) == 0 &&
+	    ch_is((unsigned char)p[8], CH_TOKEN)) {
+		v->protocol = slice_make(p, 7);
+		v->transport = slice_between(p + 8, scan_token(p + 8, end));
+		return slice_end(v->transport);
+	}
 	for (int i = 0; i < 3; i++) {
 		if (i) {
 			p = scan_lws(p, end);
