@@ -240,7 +240,8 @@ static void test_stats(void)
 	json_t *v;
 	bool only_sl = true;
 
-	IS_INT(json_object_size(all), STAT_COUNT, "stats lists every counter");
+	IS_INT(json_object_size(all), STAT_COUNT + stat_gauge_count(),
+	       "stats lists every counter and gauge");
 	IS_INT(int_of(all, "core.rcv_requests"), 12, "stats sums the counters");
 	for (int id = 0; id < STAT_COUNT; id++)
 		nsl += strncmp(stat_name((enum stat_id)id), "sl.", 3) == 0;
