@@ -41,9 +41,11 @@ void pdb_close(void);
 bool pdb_is_open(void);
 /* The master, after a child died: releases the dead process's locks and
  * aborts its transactions (DB_ENV->failchk). 0, or -EIO when the process
- * died inside the library: then the environment needs recovery and every
- * process must leave it (the master restarts all of them, then opens with
- * PDB_RECOVER). */
+ * died inside the library (holding mutexes nobody can release): the
+ * environment is then marked panicked, so every process's next call fails
+ * with -EIO instead of waiting forever, and needs recovery: every process
+ * must leave it (pdb_close still works) before the master opens it again
+ * with PDB_RECOVER. */
 int pdb_failchk(void);
 /* Writes dirty pages and a checkpoint record (when anything changed since
  * the last one); old log files are then removed. For the timer. */

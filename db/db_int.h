@@ -12,6 +12,7 @@
 #include "db.h"
 
 #include <db.h>
+#include <limits.h>
 #include <sys/types.h>
 
 struct pdb_handles {
@@ -19,6 +20,8 @@ struct pdb_handles {
 	DB *subscriber;
 	DB *location;
 	pid_t owner;            /* the process that opened them */
+	bool panicked;          /* failchk found a death inside the library */
+	char path[PATH_MAX];
 };
 
 extern struct pdb_handles pdb;

@@ -210,6 +210,7 @@ int pdb_open(const char *path, unsigned flags, char *err, size_t errlen)
 	if (flags & PDB_RECOVER)
 		oflags |= DB_RECOVER;
 	pdb.owner = getpid();
+	snprintf(pdb.path, sizeof(pdb.path), "%s", path);
 	if ((rc = db_env_create(&pdb.env, 0)) != 0 ||
 	    (rc = env_configure(pdb.env, &call)) != 0)
 		goto fail;
@@ -244,10 +245,26 @@ void pdb_close(void)
 		memset(&pdb, 0, sizeof(pdb));
 		return;
 	}
-	rc = pdb.env->txn_checkpoint(pdb.env, 0, 0, 0);
-	if (rc != 0)
-		LOG_WARN("db: checkpoint at close: %s", db_strerror(rc));
+	if (pdb.panicked) {
+		pdb.env->set_errcall(pdb.env, NULL);   /* every close says "run recovery" */
+	} else {
+		rc = pdb.env->txn_checkpoint(pdb.env, 0, 0, 0);
+		if (rc != 0)
+			LOG_WARN("db: checkpoint at close: %s", db_strerror(rc));
+	}
 	handles_close();
+}
+
+/* After a process died inside the library: its mutexes stay held, so any
+ * call that needs one would wait forever. The panic flag in the regions
+ * makes every process's next call fail with DB_RUNRECOVERY instead. */
+static void env_panic(void)
+{
+	int rc = pdb.env->set_flags(pdb.env, DB_PANIC_ENVIRONMENT, 1);
+
+	if (rc != 0 && rc != DB_RUNRECOVERY)
+		LOG_ERR("db: DB_ENV->set_flags(DB_PANIC_ENVIRONMENT): %s", db_strerror(rc));
+	pdb.panicked = true;
 }
 
 int pdb_failchk(void)
@@ -258,7 +275,8 @@ int pdb_failchk(void)
 		return -EBADF;
 	rc = pdb.env->failchk(pdb.env, 0);
 	if (rc == DB_RUNRECOVERY) {
-		LOG_ERR("db: a process died inside Berkeley DB: the environment needs recovery");
+		LOG_ERR("db: a process died inside Berkeley DB: %s needs recovery", pdb.path);
+		env_panic();
 		return -EIO;
 	}
 	if (rc != 0)
