@@ -7,7 +7,10 @@
  * (ul show/rm) work on one AOR at a time between loc_lock and loc_unlock,
  * and never hold two stripe locks. Under a lock the work is bounded: one
  * bucket's chain and at most LOC_MAX_BINDINGS bindings. Objects are
- * allocated before anything is linked, so -ENOMEM changes nothing.
+ * allocated before anything is linked, so -ENOMEM changes nothing. For a
+ * process killed mid-change, a binding list is never shorter than its
+ * count (count goes up after a link, down before an unlink): the worst
+ * left behind is an unreachable object or a counter off by one.
  */
 #include "location_int.h"
 
@@ -369,12 +372,32 @@ int loc_get_locked(const struct loc_handle *h, unsigned i,
 int loc_find_locked(const struct loc_handle *h, slice contact)
 {
 	shm_off off = h->aor ? aor_at(h->aor)->first : 0;
+	int count = (int)loc_count_locked(h);
 
-	for (int i = 0; off; i++) {
+	for (int i = 0; i < count; i++) {
 		const struct loc_rec *r = rec_at(off);
 
 		if (r->contact_len == contact.len &&
 		    memcmp(r->data, contact.p, contact.len) == 0)
+			return i;
+		off = r->next;
+	}
+	return -ENOENT;
+}
+
+int loc_find_flow_locked(const struct loc_handle *h, slice instance,
+			 uint32_t reg_id)
+{
+	shm_off off = h->aor ? aor_at(h->aor)->first : 0;
+	int count = (int)loc_count_locked(h);
+
+	for (int i = 0; i < count && instance.len; i++) {
+		const struct loc_rec *r = rec_at(off);
+		const char *inst = r->data + r->contact_len + r->path_len +
+				   r->call_id_len + r->user_agent_len;
+
+		if (r->reg_id == reg_id && r->instance_len == instance.len &&
+		    memcmp(inst, instance.p, instance.len) == 0)
 			return i;
 		off = r->next;
 	}
@@ -522,11 +545,11 @@ int loc_del_locked(struct loc_handle *h, unsigned i)
 
 	if (i >= loc_count_locked(h))
 		return -ENOENT;
+	a->count--;
 	link = binding_link(a, i);
 	victim = *link;
 	link_store(link, rec_at(victim)->next);
 	shm_free(victim);
-	a->count--;
 	removed(t, h, 1);
 	return 0;
 }
@@ -542,8 +565,8 @@ void loc_del_all_locked(struct loc_handle *h)
 		return;
 	off = a->first;
 	n = a->count;
-	link_store(&a->first, 0);
 	a->count = 0;
+	link_store(&a->first, 0);
 	while (off) {
 		shm_off next = rec_at(off)->next;
 

@@ -117,7 +117,7 @@ ssize_t loc_pack_locked(const struct loc_handle *h, void *buf, size_t cap)
 	struct loc_binding b;
 	uint8_t *p = buf;
 
-	if (key.len > LOC_MAX_AOR)
+	if (key.len == 0 || key.len > LOC_MAX_AOR)
 		return -EINVAL;
 	if (size > cap)
 		return -ENOSPC;

@@ -298,6 +298,10 @@ unsigned loc_count_locked(const struct loc_handle *h);
 int loc_get_locked(const struct loc_handle *h, unsigned i, struct loc_binding *out);
 /* Index of the binding with that contact URI (exact bytes), or -ENOENT. */
 int loc_find_locked(const struct loc_handle *h, slice contact);
+/* Index of the binding with that +sip.instance (exact bytes, non-empty)
+ * and reg-id (RFC 5626 flow), or -ENOENT. */
+int loc_find_flow_locked(const struct loc_handle *h, slice instance,
+			 uint32_t reg_id);
 /* Inserts, or replaces in place the binding with the same contact; creates
  * the AOR record. -ENOMEM when shm is full (nothing changed), -E2BIG past
  * LOC_MAX_BINDINGS, -EINVAL for an empty or oversized field or key, a q
@@ -320,8 +324,8 @@ int loc_update_keepalive_locked(struct loc_handle *h, unsigned i, int64_t now_ms
 	(2 + LOC_PACK_FIXED + LOC_MAX_CONTACT + LOC_MAX_PATH + LOC_MAX_CALL_ID +  \
 	 LOC_MAX_USER_AGENT + LOC_MAX_INSTANCE))
 size_t loc_pack_size_locked(const struct loc_handle *h);
-/* Returns the length, -ENOSPC if cap is too small, -EINVAL for a key
- * longer than LOC_MAX_AOR. */
+/* Returns the length, -ENOSPC if cap is too small, -EINVAL for an empty
+ * key or one longer than LOC_MAX_AOR. */
 ssize_t loc_pack_locked(const struct loc_handle *h, void *buf, size_t cap);
 /* Load path: checks the whole record, then inserts (under the lock, taken
  * here) the bindings whose expires > now; the AOR's dirty flag is left as

@@ -184,6 +184,12 @@ static void test_replace_and_order(void)
 	b2.cseq = 9;
 	IS_INT(put1("bob@example.com", &b2), 0, "replace with another length");
 	b3.cseq = 10;
+	b3.instance = SLICE_LIT("<urn:uuid:b>");
+	b3.reg_id = 1;
+	b3.path = SLICE_LIT("<sip:p>");
+	b3.user_agent = SLICE_LIT("ua");
+	IS_INT(put1("bob@example.com", &b3), 0, "replace with other fields");
+	b3.cseq = 11;
 	IS_INT(put1("bob@example.com", &b3), 0, "replace with same lengths");
 	loc_lock(SLICE_LIT("bob@example.com"), &h);
 	IS_INT(loc_count_locked(&h), 3, "replacing adds nothing");
@@ -192,13 +198,19 @@ static void test_replace_and_order(void)
 	IS_SLICE(g.call_id, "c2-longer-call-id", "replaced call-id");
 	IS_INT(g.cseq, 9, "replaced cseq");
 	loc_get_locked(&h, 2, &g);
-	IS_INT(g.cseq, 10, "replaced in place");
+	IS_INT(g.cseq, 11, "replaced in place");
 	IS_INT(loc_find_locked(&h, SLICE_LIT("sip:bob@1.1.1.1")), 0, "find 0");
 	IS_INT(loc_find_locked(&h, SLICE_LIT("sip:bob@3.3.3.3")), 2, "find 2");
 	IS_INT(loc_find_locked(&h, SLICE_LIT("sip:BOB@3.3.3.3")), -ENOENT,
 	       "find compares exact bytes");
 	IS_INT(loc_find_locked(&h, SLICE_LIT("sip:bob@3.3.3.")), -ENOENT,
 	       "find: a prefix is not a match");
+	IS_INT(loc_find_flow_locked(&h, SLICE_LIT("<urn:uuid:b>"), 1), 2,
+	       "find the flow by instance and reg-id");
+	IS_INT(loc_find_flow_locked(&h, SLICE_LIT("<urn:uuid:b>"), 2), -ENOENT,
+	       "flow: another reg-id does not match");
+	IS_INT(loc_find_flow_locked(&h, SLICE_NULL, 0), -ENOENT,
+	       "flow: an empty instance matches nothing");
 	IS_INT(loc_del_locked(&h, 1), 0, "delete the middle binding");
 	IS_INT(loc_del_locked(&h, 2), -ENOENT, "delete out of range");
 	loc_get_locked(&h, 1, &g);
