@@ -7,6 +7,7 @@
 # tracked server (TERM, then KILL of whatever is left of its process tree) and
 # removes the temporary directory, so a script leaves nothing behind however
 # it ends. Nothing here kills a process the script did not start.
+# shellcheck shell=bash
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BENCH_TMP=""
@@ -49,9 +50,9 @@ bench_need() {
 # bench_free_port: prints a port in 20000-29999 free for UDP and TCP on
 # every address (checked with ss; the caller binds it soon after).
 bench_free_port() {
-	local used port i
+	local used port _
 	used=" $(ss -Hantu 2>/dev/null | awk '{ n = split($5, a, ":"); printf "%s ", a[n] }') "
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		port=$((20000 + RANDOM % 10000))
 		case "$used" in
 		*" $port "*) continue ;;
@@ -74,7 +75,7 @@ bench_start() {
 
 # bench_tree PID: prints PID and all its live descendants, one per line.
 bench_tree() {
-	local root=$1 f s pid=""
+	local root=$1 f s pid="" more=()
 	local -A kids=()
 	for f in /proc/[0-9]*/stat; do
 		{ read -r s <"$f"; } 2>/dev/null || continue
@@ -89,7 +90,8 @@ bench_tree() {
 		queue=("${queue[@]:1}")
 		[ -e "/proc/$pid" ] || continue
 		echo "$pid"
-		queue+=(${kids[$pid]-})
+		read -ra more <<<"${kids[$pid]-}"
+		queue+=("${more[@]}")
 	done
 }
 
@@ -104,10 +106,10 @@ bench_alive() {
 # bench_stop PID: TERM to PID, up to 5 s for its tree to go, then KILL to
 # whatever is left of the tree; reaps PID. Untracks PID.
 bench_stop() {
-	local root=$1 tree pid="" i
+	local root=$1 tree pid="" _
 	tree=$(bench_tree "$root")
 	kill -TERM "$root" 2>/dev/null
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		for pid in $tree; do
 			bench_alive "$pid" && break
 			pid=""
@@ -119,7 +121,11 @@ bench_stop() {
 		bench_alive "$pid" && kill -KILL "$pid" 2>/dev/null
 	done
 	wait "$root" 2>/dev/null
-	BENCH_PIDS=($(for pid in "${BENCH_PIDS[@]}"; do [ "$pid" != "$root" ] && echo "$pid"; done))
+	local left=()
+	for pid in "${BENCH_PIDS[@]}"; do
+		[ "$pid" != "$root" ] && left+=("$pid")
+	done
+	BENCH_PIDS=("${left[@]}")
 }
 
 # bench_snapshot PID: prints one line per process of PID's tree:
@@ -152,6 +158,23 @@ bench_cpu_delta() {
 		}' "$1" "$2"
 }
 
+# bench_settle PID DIR: waits (up to 10 s) until PID's tree is idle, its CPU
+# growing by at most a tick per process in half a second, so that the end of
+# a server's start-up is not counted as load. Uses DIR for two snapshots.
+bench_settle() {
+	local _ used procs
+	for _ in $(seq 20); do
+		bench_snapshot "$1" >"$2/settle.0"
+		sleep 0.5
+		bench_snapshot "$1" >"$2/settle.1"
+		used=$(awk 'NR == FNR { a += $3; next } { b += $3 } END { print b - a }' \
+			"$2/settle.0" "$2/settle.1")
+		procs=$(wc -l <"$2/settle.1")
+		[ "$used" -le "$procs" ] && break
+	done
+	rm -f "$2/settle.0" "$2/settle.1"
+}
+
 # bench_cpu_table BEFORE AFTER: one line per process, "pid comm seconds".
 bench_cpu_table() {
 	awk -v hz="$BENCH_CLK_TCK" '
@@ -163,8 +186,8 @@ bench_cpu_table() {
 # answers an OPTIONS on IP:PORT (contrib/sipp/options.xml); dies with the
 # end of LOG when PID exits or never answers.
 bench_wait_sip() {
-	local i
-	for i in $(seq 40); do
+	local _
+	for _ in $(seq 40); do
 		bench_alive "$3" || { tail -n 20 "$4" >&2; bench_die "server pid $3 exited at start (log above)"; }
 		sipp -sf "$BENCH_ROOT/contrib/sipp/options.xml" -i "$1" -t u1 -m 1 \
 			-recv_timeout 500 -timeout 2 -nostdin "$1:$2" >/dev/null 2>&1 && return 0
