@@ -20,15 +20,16 @@ struct pdb_handles {
 	DB *subscriber;
 	DB *location;
 	pid_t owner;            /* the process that opened them */
-	bool panicked;          /* failchk found a death inside the library */
+	bool panicked;          /* the environment needs recovery */
 	char path[PATH_MAX];
 };
 
 extern struct pdb_handles pdb;
 
 /* Berkeley DB status -> 0 or -errno: DB_NOTFOUND -ENOENT, DB_BUFFER_SMALL
- * -ENOSPC, deadlock -EDEADLK, DB_RUNRECOVERY and other library codes -EIO,
- * a system errno as itself. */
+ * -ENOSPC, deadlock -EDEADLK, DB_RUNRECOVERY (remembered in pdb.panicked,
+ * so that pdb_close does not checkpoint) and other library codes -EIO, a
+ * system errno as itself. */
 int pdb_errno(int rc);
 
 /* Runs op(txn, arg) in a transaction and commits it; op returns a Berkeley

@@ -40,6 +40,9 @@ int pdb_errno(int rc)
 	case DB_LOCK_DEADLOCK:
 	case DB_LOCK_NOTGRANTED:
 		return -EDEADLK;
+	case DB_RUNRECOVERY:
+		pdb.panicked = true;
+		return -EIO;
 	default:
 		return rc > 0 ? -rc : -EIO;
 	}

@@ -502,25 +502,87 @@ static void test_failchk_after_kill(void)
 	pdb_close();
 }
 
-struct midput_result {
-	int released, recovered, missing, bad;
+/* Another process with its own handle, idle (outside the library) until
+ * told to put one record; it answers the put's status. */
+struct bystander {
+	pid_t pid;
+	int go, answer;
 };
 
-/* Three rounds of: a writer killed after 200 acknowledged puts, failchk,
- * recovery when it says so, then every acknowledged record checked. */
+static void bystander_run(int go, int answer)
+{
+	int rc = pdb_open(env_path, 0, err, sizeof(err));
+	char c;
+
+	if (write(answer, &rc, sizeof(rc)) != sizeof(rc) || rc < 0)
+		_exit(1);
+	if (read(go, &c, 1) == 1)
+		rc = put_rec("bystander", 0, 1);
+	_exit(write(answer, &rc, sizeof(rc)) == sizeof(rc) ? 0 : 1);
+}
+
+static bool bystander_start(struct bystander *b)
+{
+	int go[2], answer[2], rc = -1;
+
+	if (pipe(go) < 0 || pipe(answer) < 0)
+		return false;
+	b->pid = fork();
+	if (b->pid == 0) {
+		close(go[1]);
+		close(answer[0]);
+		bystander_run(go[0], answer[1]);
+	}
+	close(go[0]);
+	close(answer[1]);
+	b->go = go[1];
+	b->answer = answer[0];
+	return read(b->answer, &rc, sizeof(rc)) == sizeof(rc) && rc == 0;
+}
+
+/* Has it put; the put's status, or 1 when it did not answer within 5 s. */
+static int bystander_put(struct bystander *b)
+{
+	struct pollfd pfd = { .fd = b->answer, .events = POLLIN };
+	int rc = 1;
+
+	if (write(b->go, "g", 1) == 1 && poll(&pfd, 1, 5000) == 1 &&
+	    read(b->answer, &rc, sizeof(rc)) != sizeof(rc))
+		rc = 1;
+	kill(b->pid, SIGKILL);
+	waitpid(b->pid, NULL, 0);
+	close(b->go);
+	close(b->answer);
+	return rc;
+}
+
+struct midput_result {
+	int released, recovered, missing, bad, bystander_bad;
+};
+
+/* Three rounds of: a writer killed after 200 acknowledged puts, failchk, a
+ * put by another process (it must work, or fail at once with -EIO after
+ * failchk said -EIO), recovery when failchk says so, then every
+ * acknowledged record checked. */
 static void midput_rounds(struct midput_result *res)
 {
 	for (int r = 0; r < 3; r++) {
-		char prefix[8];
+		struct bystander b = { .pid = -1, .go = -1, .answer = -1 };
 		struct streamer s;
+		char prefix[8];
 		int rc;
 
 		snprintf(prefix, sizeof(prefix), "r%d-", r);
+		if (!bystander_start(&b)) {
+			res->bystander_bad++;
+			continue;
+		}
 		stream_start(&s, prefix, -1);
 		stream_read(&s, 200);
 		stream_kill(&s);
 		rc = pdb_failchk();
 		res->released += rc == 0;
+		res->bystander_bad += bystander_put(&b) != (rc == 0 ? 0 : -EIO);
 		if (rc == -EIO) {
 			pdb_close();
 			res->recovered += env_open(PDB_RECOVER);
@@ -563,6 +625,7 @@ static void test_kill_mid_put(void)
 	IS_INT(res.released + res.recovered, 3, "each kill: failchk 0, or -EIO then recovery");
 	IS_INT(res.missing, 0, "no acknowledged record lost");
 	IS_INT(res.bad, 0, "writes work afterwards");
+	IS_INT(res.bystander_bad, 0, "another process's put works, or fails at once after -EIO");
 }
 
 static void test_recover_after_kill_all(void)
@@ -768,6 +831,7 @@ int main(void)
 		return 1;
 	}
 	log_set_level(LOG_LEVEL_ERR);
+	alarm(120);             /* a process waiting forever on a dead one's mutex fails */
 	test_open_creates_env();
 	test_subscriber_store();
 	test_auth_lookup();
