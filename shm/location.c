@@ -245,7 +245,7 @@ static void rec_fill(struct loc_rec *r, const struct loc_binding *b)
 	r->call_id_len = (uint8_t)f[2].len;
 	r->user_agent_len = (uint8_t)f[3].len;
 	r->instance_len = (uint8_t)f[4].len;
-	r->pad = 0;
+	r->nat_tests = b->nat_tests;
 	for (int i = 0; i < LOC_NFIELDS; i++) {
 		if (f[i].len)
 			memcpy(p, f[i].p, f[i].len);
@@ -289,6 +289,7 @@ static void rec_read(const struct loc_rec *r, struct loc_binding *b)
 	b->q = r->q;
 	b->flags = r->flags;
 	b->socket = r->socket;
+	b->nat_tests = r->nat_tests;
 	b->received = r->received;
 }
 

@@ -48,7 +48,7 @@ struct loc_rec {
 	uint8_t flags, socket;
 	struct loc_addr received;
 	uint16_t contact_len, path_len;
-	uint8_t call_id_len, user_agent_len, instance_len, pad;
+	uint8_t call_id_len, user_agent_len, instance_len, nat_tests;
 	char data[];                /* the strings, in field order */
 };
 _Static_assert(sizeof(struct loc_rec) == 80, "loc_rec layout");

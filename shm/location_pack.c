@@ -2,14 +2,15 @@
  * location_pack.c — an AOR's bindings as bytes: the value the Berkeley DB
  * layer stores under the AOR key, and the load path back into shm.
  *
- * Version 1, little-endian, no padding:
+ * Version 2, little-endian, no padding:
  *   "PLOC", u8 version, u8 aor_len, u16 count, aor bytes, then per binding
  *   u16 fixed_len (>= LOC_PACK_FIXED; later versions may append fields,
  *   which older readers skip), the fixed fields (i64 expires,
  *   last_modified, last_keepalive_ms; u32 cseq, reg_id, conn_id, rtt_us;
  *   i16 q; u8 flags, socket, family (0, 4 or 6), proto; u16 port;
- *   addr[16]; u16 lengths of contact, path, call_id, user_agent, instance)
- *   and the strings in that order.
+ *   addr[16]; u16 lengths of contact, path, call_id, user_agent, instance;
+ *   u8 nat_tests) and the strings in that order. Version 1 records (no
+ *   nat_tests, fixed_len >= 74) are still read, with nat_tests 0.
  * Packing runs under the caller's AOR lock; unpacking checks the whole
  * record before it takes the lock, so garbage never reaches shm.
  */
@@ -18,7 +19,8 @@
 #include <errno.h>
 #include <sys/socket.h>
 
-#define PACK_VERSION 1
+#define PACK_VERSION 2
+#define PACK_FIXED_V1 74            /* fixed fields of a version 1 binding */
 
 static const uint8_t pack_magic[4] = { 'P', 'L', 'O', 'C' };
 
@@ -101,6 +103,7 @@ static uint8_t *pack_binding(uint8_t *p, const struct loc_binding *b)
 	p += 16;
 	for (int i = 0; i < LOC_NFIELDS; i++)
 		p = put_le(p, f[i].len, 2);
+	*p++ = b->nat_tests;
 	for (int i = 0; i < LOC_NFIELDS; i++) {
 		if (f[i].len)
 			memcpy(p, f[i].p, f[i].len);
@@ -140,6 +143,7 @@ ssize_t loc_pack_locked(const struct loc_handle *h, void *buf, size_t cap)
 struct unpack_in {
 	const uint8_t *p;
 	size_t left;
+	size_t min_fixed;           /* of the record's version */
 };
 
 static const uint8_t *take(struct unpack_in *in, size_t n)
@@ -153,7 +157,7 @@ static const uint8_t *take(struct unpack_in *in, size_t n)
 	return p;
 }
 
-static int unpack_fixed(const uint8_t *p, struct loc_binding *b,
+static int unpack_fixed(const uint8_t *p, bool v2, struct loc_binding *b,
 			uint32_t len[LOC_NFIELDS])
 {
 	b->expires = (int64_t)get_le(p, 8);
@@ -171,6 +175,7 @@ static int unpack_fixed(const uint8_t *p, struct loc_binding *b,
 	memcpy(b->received.addr, p + 48, 16);
 	for (int i = 0; i < LOC_NFIELDS; i++)
 		len[i] = (uint32_t)get_le(p + 64 + 2 * i, 2);
+	b->nat_tests = v2 ? p[PACK_FIXED_V1] : 0;
 	return family_of(p[44], &b->received.family);
 }
 
@@ -182,10 +187,10 @@ static int unpack_binding(struct unpack_in *in, struct loc_binding *b)
 	const uint8_t *p = take(in, 2);
 	size_t fixed;
 
-	if (!p || (fixed = get_le(p, 2)) < LOC_PACK_FIXED)
+	if (!p || (fixed = get_le(p, 2)) < in->min_fixed)
 		return -EINVAL;
 	p = take(in, fixed);
-	if (!p || unpack_fixed(p, b, len))
+	if (!p || unpack_fixed(p, in->min_fixed > PACK_FIXED_V1, b, len))
 		return -EINVAL;
 	for (int i = 0; i < LOC_NFIELDS; i++) {
 		p = take(in, len[i]);
@@ -200,12 +205,14 @@ static int unpack_binding(struct unpack_in *in, struct loc_binding *b)
 static int unpack_all(const void *buf, size_t len, slice *key,
 		      struct loc_binding *b, unsigned *count)
 {
-	struct unpack_in in = { buf, len };
+	struct unpack_in in = { buf, len, LOC_PACK_FIXED };
 	const uint8_t *p = take(&in, LOC_PACK_HEAD);
 	int err;
 
-	if (!p || memcmp(p, pack_magic, 4) || p[4] != PACK_VERSION || !p[5])
+	if (!p || memcmp(p, pack_magic, 4) || p[4] < 1 || p[4] > PACK_VERSION || !p[5])
 		return -EINVAL;
+	if (p[4] == 1)
+		in.min_fixed = PACK_FIXED_V1;
 	*count = (unsigned)get_le(p + 6, 2);
 	if (*count > LOC_MAX_BINDINGS)
 		return -EINVAL;

@@ -120,7 +120,12 @@ const char *proc_state_name(enum proc_state s);
 	X(AUTH_CHALLENGES, "auth.challenges")                                 \
 	X(AUTH_FAILURES, "auth.failures")                                     \
 	X(REGISTRAR_ACCEPTED, "registrar.accepted_regs")                      \
-	X(REGISTRAR_REJECTED, "registrar.rejected_regs")
+	X(REGISTRAR_REJECTED, "registrar.rejected_regs")                      \
+	X(NAT_PINGS_SENT, "nat.pings_sent")                                   \
+	X(NAT_PONGS, "nat.pongs")                                             \
+	X(NAT_BINDINGS_DROPPED, "nat.bindings_dropped")                       \
+	X(NAT_BAD_PONGS, "nat.bad_pongs")                                     \
+	X(NAT_PING_ERRORS, "nat.ping_errors")
 
 enum stat_id {
 #define STAT_ENUM(id, name) STAT_##id,
@@ -268,6 +273,7 @@ struct loc_binding {            /* what callers pass in and read out */
 	int16_t q;         /* q x 1000 (0..1000), -1 = none */
 	uint8_t flags;     /* enum loc_flags */
 	uint8_t socket;    /* index of the listen entry it arrived on */
+	uint8_t nat_tests; /* NAT tests that fired at registration (enum sip_nat_test) */
 	struct loc_addr received; /* source of the REGISTER (family 0 = not recorded) */
 };
 
@@ -319,7 +325,7 @@ int loc_update_keepalive_locked(struct loc_handle *h, unsigned i, int64_t now_ms
  * versioned little-endian format (location_pack.c). An AOR without
  * bindings packs to a record of none. */
 #define LOC_PACK_HEAD 8
-#define LOC_PACK_FIXED 74           /* fixed fields of a binding, version 1 */
+#define LOC_PACK_FIXED 75           /* fixed fields of a binding, version 2 (74 in version 1) */
 #define LOC_PACK_MAX (LOC_PACK_HEAD + LOC_MAX_AOR + LOC_MAX_BINDINGS *        \
 	(2 + LOC_PACK_FIXED + LOC_MAX_CONTACT + LOC_MAX_PATH + LOC_MAX_CALL_ID +  \
 	 LOC_MAX_USER_AGENT + LOC_MAX_INSTANCE))

@@ -344,6 +344,7 @@ static void binding_from(struct reg_ctx *rc, const struct sip_nameaddr *c,
 	b->conn_id = rc->src->conn_id;
 	//BH b->branch_hash = rc->branch_hash;
 	fill_received(rc->src, &b->received);
+	b->nat_tests = (uint8_t)rc->src->nat;
 	if (rc->src->nat) {
 		b->flags |= LOC_F_NAT | LOC_F_KEEPALIVE;
 	} else if (!rc->conf->nat.keepalive.nated_only) {
@@ -557,8 +558,19 @@ void registrar_handle(const struct pinhole_conf *conf, const struct sip_msg *msg
 {
 	static struct reg_ctx rc;
 
-	rc = (struct reg_ctx){ .conf = conf, .msg = msg, .src = src, .out = out,
-			       .extra = extra, .cap = cap, .now = time(NULL) };
+	/* field by field: the contact array is filled by check_contacts and
+	 * clearing its 16 KB per REGISTER shows in profiles */
+	rc.conf = conf;
+	rc.msg = msg;
+	rc.src = src;
+	rc.out = out;
+	rc.extra = extra;
+	rc.cap = cap;
+	rc.now = time(NULL);
+	rc.ncontacts = 0;
+	rc.star = false;
+	rc.path_len = 0;
+	rc.aor[0] = '\0';
 	*out = (struct reg_reply){ .code = 500 };
 	if (cap)
 		extra[0] = '\0';

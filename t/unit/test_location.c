@@ -459,6 +459,7 @@ static bool same_binding(const struct loc_binding *a, const struct loc_binding *
 	       a->cseq == b->cseq && a->reg_id == b->reg_id &&
 	       a->conn_id == b->conn_id && a->rtt_us == b->rtt_us &&
 	       a->q == b->q && a->flags == b->flags && a->socket == b->socket &&
+	       a->nat_tests == b->nat_tests &&
 	       memcmp(&a->received, &b->received, sizeof(a->received)) == 0;
 }
 
@@ -472,6 +473,7 @@ static void sample_bindings(struct loc_binding b[3])
 	b[0].q = 1000;
 	b[0].flags = LOC_F_NAT | LOC_F_KEEPALIVE;
 	b[0].socket = 1;
+	b[0].nat_tests = 19;
 	b[0].last_keepalive_ms = NOW * 1000 + 17;
 	b[0].rtt_us = 800;
 	b[0].received = (struct loc_addr){ AF_INET, 1, 40000, { 203, 0, 113, 9 } };
@@ -507,8 +509,8 @@ static void test_pack_round_trip(void)
 	for (int i = 0; i < 3; i++)
 		put1("packed@example.com", &b[i]);
 	n = pack_aor("packed@example.com", buf, sizeof(buf));
-	OK(n > 0 && memcmp(buf, "PLOC", 4) == 0 && buf[4] == 1,
-	   "packed record starts with magic and version 1");
+	OK(n > 0 && memcmp(buf, "PLOC", 4) == 0 && buf[4] == 2,
+	   "packed record starts with magic and version 2");
 	loc_lock(SLICE_LIT("packed@example.com"), &h);
 	IS_INT(loc_pack_size_locked(&h), n, "pack size predicted");
 	IS_INT(loc_pack_locked(&h, buf, (size_t)n - 1), -ENOSPC,
@@ -532,6 +534,37 @@ static void test_pack_round_trip(void)
 	IS_INT(loc_unpack_put(buf, (size_t)n, NOW + 100000), 0,
 	       "all expired: nothing inserted");
 	OK(!has_record("packed@example.com"), "and no record made");
+}
+
+/* A version 1 record (written before nat_tests existed: 74 fixed bytes)
+ * still loads, with nat_tests 0. Made from a version 2 record of one
+ * binding by dropping its last fixed byte. */
+static void test_pack_version1(void)
+{
+	static uint8_t buf[LOC_PACK_MAX];
+	struct loc_binding b[3], g;
+	struct loc_handle h;
+	size_t fixed_at = LOC_PACK_HEAD + strlen("version@example.com");
+	size_t at = fixed_at + 2 + 74;
+	ssize_t n;
+
+	sample_bindings(b);
+	put1("version@example.com", &b[0]);
+	n = pack_aor("version@example.com", buf, sizeof(buf));
+	del_all("version@example.com");
+	buf[4] = 1;
+	buf[fixed_at] = 74;
+	memmove(buf + at, buf + at + 1, (size_t)n - at - 1);
+	IS_INT(loc_unpack_put(buf, (size_t)n - 1, NOW), 1, "a version 1 record loads");
+	loc_lock(SLICE_LIT("version@example.com"), &h);
+	b[0].nat_tests = 0;
+	OK(loc_get_locked(&h, 0, &g) == 0 && same_binding(&g, &b[0]),
+	   "every field read, nat_tests 0");
+	loc_del_all_locked(&h);
+	loc_unlock(&h);
+	buf[fixed_at] = 73;
+	IS_INT(loc_unpack_put(buf, (size_t)n - 1, NOW), -EINVAL,
+	       "version 1 with fewer than 74 fixed bytes: -EINVAL");
 }
 
 static void test_pack_empty(void)
@@ -580,7 +613,7 @@ static void test_unpack_garbage(void)
 	memcpy(bad, buf, (size_t)n);
 	bad[n] = 0;
 	IS_INT(loc_unpack_put(bad, (size_t)n + 1, NOW), -EINVAL, "trailing byte");
-	bad[4] = 2;
+	bad[4] = 3;
 	IS_INT(loc_unpack_put(bad, (size_t)n, NOW), -EINVAL, "unknown version");
 	memcpy(bad, buf, (size_t)n);
 	bad[6] = LOC_MAX_BINDINGS + 1;
@@ -913,6 +946,7 @@ int main(void)
 	test_dirty();
 	test_keepalive();
 	test_pack_round_trip();
+	test_pack_version1();
 	test_pack_empty();
 	test_unpack_garbage();
 	test_walk();
