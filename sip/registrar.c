@@ -558,19 +558,8 @@ void registrar_handle(const struct pinhole_conf *conf, const struct sip_msg *msg
 {
 	static struct reg_ctx rc;
 
-	/* field by field: the contact array is filled by check_contacts and
-	 * clearing its 16 KB per REGISTER shows in profiles */
-	rc.conf = conf;
-	rc.msg = msg;
-	rc.src = src;
-	rc.out = out;
-	rc.extra = extra;
-	rc.cap = cap;
-	rc.now = time(NULL);
-	rc.ncontacts = 0;
-	rc.star = false;
-	rc.path_len = 0;
-	rc.aor[0] = '\0';
+	rc = (struct reg_ctx){ .conf = conf, .msg = msg, .src = src, .out = out,
+			       .extra = extra, .cap = cap, .now = time(NULL) };
 	*out = (struct reg_reply){ .code = 500 };
 	if (cap)
 		extra[0] = '\0';
