@@ -9,7 +9,8 @@
  * (DB_TXN_WRITE_NOSYNC) but not fsync'ed, so it survives the death of any
  * or every process, not a power loss. Log files no longer needed after a
  * checkpoint are removed automatically, which rules out catastrophic
- * recovery from old logs: back up with db_hotbackup instead.
+ * recovery from old logs: back up with db_hotbackup (db5.3-util) or copy
+ * the directory while pinhole is stopped.
  */
 #include "db_int.h"
 
