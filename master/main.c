@@ -104,6 +104,41 @@ static void begin_stop(struct master *m)
 	procs_stop_all(m);
 }
 
+/* A child died inside Berkeley DB and failchk panicked the environment:
+ * every other process's DB calls now fail. Stop them all; db_recover runs
+ * recovery once they are gone. Shared memory (and so every binding) is
+ * untouched. */
+static void begin_db_recovery(struct master *m)
+{
+	LOG_ERR("stopping every process to recover the database environment");
+	m->state = MS_DB_RECOVERY;
+	m->db_panicked = false;
+	procs_stop_all(m);
+}
+
+static void db_recover(struct master *m)
+{
+	char err[512];
+	int64_t t0 = master_now_ms();
+
+	pdb_close();
+	if (pdb_open(m->conf->db.path, PDB_RECOVER, err, sizeof(err)) < 0) {
+		LOG_ERR("database recovery failed: %s; stopping", err);
+		m->state = MS_STOPPING;
+		return;
+	}
+	pdb_close();
+	if (pdb_open(m->conf->db.path, 0, err, sizeof(err)) < 0)
+		LOG_WARN("no database handle for failchk: %s", err);
+	LOG_INFO("database recovered in %lld ms; starting generation %u",
+		 (long long)(master_now_ms() - t0), m->generation + 1);
+	m->state = MS_RUNNING;
+	m->generation++;
+	shm->generation = m->generation;
+	shm->procs[0].generation = m->generation;
+	procs_start_generation(m);
+}
+
 static int supervise(struct master *m, const sigset_t *mask)
 {
 	for (;;) {
@@ -111,10 +146,14 @@ static int supervise(struct master *m, const sigset_t *mask)
 			master_got_chld = 0;
 			procs_reap(m);
 		}
-		if (master_got_term && m->state == MS_RUNNING) {
+		if (master_got_term && m->state != MS_STOPPING) {
 			master_got_term = 0;
 			begin_stop(m);
 		}
+		if (m->db_panicked && m->state == MS_RUNNING)
+			begin_db_recovery(m);
+		if (m->state == MS_DB_RECOVERY && procs_alive(m) == 0)
+			db_recover(m);
 		if (master_got_hup) {
 			master_got_hup = 0;
 			if (m->state == MS_RUNNING)

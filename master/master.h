@@ -19,6 +19,9 @@
 enum master_state {
 	MS_RUNNING,     /* serving; respawning crashed children */
 	MS_STOPPING,    /* SIGTERM sent to every child; waiting for them */
+	MS_DB_RECOVERY, /* Berkeley DB panicked (a child died inside it): every
+	                   child asked to finish; recovery runs when all are gone,
+	                   then a new generation starts */
 };
 
 /* What the master remembers per slot beyond shm->procs. */
@@ -36,6 +39,7 @@ struct master {
 	enum master_state state;
 	int64_t stop_deadline_ms;
 	bool foreground;
+	bool db_panicked;        /* failchk said the environment needs recovery */
 	int ready_fd;            /* daemon mode: tells the waiting parent */
 };
 

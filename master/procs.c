@@ -151,9 +151,11 @@ static void on_crash(struct master *m, unsigned slot, int status)
 	char how[96];
 
 	describe_exit(status, how, sizeof(how));
-	if (pdb_is_open() && pdb_failchk() < 0)
-		LOG_ERR("database failchk after %s#%u died failed: restart pinhole to recover",
+	if (pdb_is_open() && pdb_failchk() < 0) {
+		LOG_ERR("%s#%u died inside Berkeley DB: the environment needs recovery",
 			proc_role_name(pe->role), pe->index);
+		m->db_panicked = true;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
 		LOG_ERR("%s#%u (pid %d) %s: fatal, not respawned", proc_role_name(pe->role),
 			pe->index, (int)pe->pid, how);
@@ -184,7 +186,7 @@ void procs_reap(struct master *m)
 		if (s < 0)
 			continue;
 		struct proc_entry *pe = &shm->procs[s];
-		if (m->state == MS_STOPPING || pe->state == PROC_RETIRING) {
+		if (m->state != MS_RUNNING || pe->state == PROC_RETIRING) {
 			shm_locks_release_dead(pid);
 			LOG_DBG("%s#%u (pid %d) finished", proc_role_name(pe->role),
 				pe->index, (int)pid);

@@ -188,7 +188,7 @@ static bool check_auth(struct reg_ctx *rc)
 		return true;
 	r = sip_auth_check(rc->msg, SIP_H_AUTHORIZATION, slice_cstr(rc->conf->auth.realm),
 			   to->host, rc->src->addr, rc->now, rc->conf->auth.nonce_ttl,
-			   pdb_auth_lookup, NULL, &user);
+			   pdb_auth_lookup, (void *)rc->conf->auth.realm, &user);
 	switch (r) {
 	case SIP_AUTH_OK:
 		if (slice_eq(user, to->user))
@@ -558,8 +558,19 @@ void registrar_handle(const struct pinhole_conf *conf, const struct sip_msg *msg
 {
 	static struct reg_ctx rc;
 
-	rc = (struct reg_ctx){ .conf = conf, .msg = msg, .src = src, .out = out,
-			       .extra = extra, .cap = cap, .now = time(NULL) };
+	/* field by field: the contact array is filled by check_contacts and
+	 * clearing its 16 KB per REGISTER shows in profiles */
+	rc.conf = conf;
+	rc.msg = msg;
+	rc.src = src;
+	rc.out = out;
+	rc.extra = extra;
+	rc.cap = cap;
+	rc.now = time(NULL);
+	rc.ncontacts = 0;
+	rc.star = false;
+	rc.path_len = 0;
+	rc.aor[0] = '\0';
 	*out = (struct reg_reply){ .code = 500 };
 	if (cap)
 		extra[0] = '\0';

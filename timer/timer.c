@@ -53,10 +53,12 @@ static void shm_watch(const struct pinhole_conf *conf, int64_t now)
 
 /* ---- location table: expiry and write-back flush -------------------- */
 
-/* A whole pass over the buckets every USRLOC_PASS_TICKS ticks (2.5 s):
- * expired bindings leave the table within seconds, and a write-back change
- * reaches the database within one pass. */
-#define USRLOC_PASS_TICKS 50
+/* A whole pass over the buckets takes USRLOC_PASS_MS: expired bindings
+ * leave the table within that (they are never served once expired), and
+ * in write-back mode a change reaches the database within the shorter
+ * USRLOC_FLUSH_PASS_MS. The walk skips empty buckets without locking. */
+#define USRLOC_PASS_MS 10000
+#define USRLOC_FLUSH_PASS_MS 2500
 
 struct usrloc_pass {
 	const struct pinhole_conf *conf;
@@ -120,7 +122,9 @@ static void usrloc_walk(const struct pinhole_conf *conf, uint32_t *cursor, unsig
 static void usrloc_task(const struct pinhole_conf *conf, int64_t now)
 {
 	static uint32_t cursor;
-	unsigned budget = loc_bucket_total() / USRLOC_PASS_TICKS;
+	unsigned pass_ms = conf->db.location == CONF_LOC_WRITE_BACK ? USRLOC_FLUSH_PASS_MS
+								     : USRLOC_PASS_MS;
+	unsigned budget = (unsigned)((uint64_t)loc_bucket_total() * TIMER_TICK_MS / pass_ms);
 
 	usrloc_walk(conf, &cursor, budget < 256 ? 256 : budget);
 }
