@@ -15,6 +15,16 @@
 
 #include <errno.h>
 
+/* [p, end) without the LWS (folding included) at both ends. */
+static inline slice trim_lws(const char *p, const char *end)
+{
+	p = scan_lws(p, end);
+	while (end > p && (scan_is_wsp(end[-1]) || end[-1] == '\r' ||
+			   end[-1] == '\n'))
+		end--;
+	return slice_between(p, end);
+}
+
 /* Digits only, value in min..max. */
 static bool parse_uint_in(slice s, uint32_t min, uint32_t max, uint32_t *out)
 {
@@ -204,7 +214,7 @@ static int via_params(struct sip_via *v, const char *p, const char *end,
 	slice rest, name, val;
 	int rc;
 
-	v->params = slice_trim(slice_between(p, end));
+	v->params = trim_lws(p, end);
 	rest = v->params;
 	if (rest.len == 0) {
 		*reason = "Empty Via parameter";
@@ -287,7 +297,7 @@ static int via_parm(const char *p, const char *end, struct sip_via *v,
 	} else if (q != stop) {
 		return -EINVAL;
 	}
-	v->raw = slice_trim(slice_between(start, stop));
+	v->raw = trim_lws(start, stop);
 	*next = stop;
 	return 0;
 }
