@@ -74,7 +74,7 @@ static int run_role(struct master *m, const struct proc_entry *pe)
 	case PROC_TLS:
 		return stream_worker_run(&wa);
 	case PROC_TIMER:
-		return timer_run(m->conf, &child_stop);
+		return timer_run(m->conf, &m->listens, &child_stop);
 	case PROC_RELAY:
 		return relay_worker_run(m->conf, pe->index, &child_stop);
 	case PROC_CTL:

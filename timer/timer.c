@@ -151,10 +151,13 @@ static struct timer_task tasks[] = {
 	{ "shm-watch", 5000, shm_watch, 0 },
 	{ "usrloc", TIMER_TICK_MS, usrloc_task, 0 },
 	{ "db-checkpoint", 60000, db_checkpoint, 0 },
+	{ "nat-keepalive", TIMER_TICK_MS, keepalive_task, 0 },
 };
 
-int timer_run(const struct pinhole_conf *conf, volatile sig_atomic_t *stop)
+int timer_run(const struct pinhole_conf *conf, const struct listen_set *listens,
+	      volatile sig_atomic_t *stop)
 {
+	keepalive_init(listens);
 	while (!*stop) {
 		int64_t now = now_ms();
 

@@ -11,6 +11,7 @@
  */
 #include "pipeline.h"
 #include "../shm/shm.h"
+#include "../timer/timer.h"
 
 #include <stdio.h>
 
@@ -221,6 +222,8 @@ void pipeline_handle(struct sip_rx *rx)
 	}
 	if (!msg.is_request) {
 		STAT_INC(CORE_RCV_REPLIES);
+		if (keepalive_reply_in(&msg, rx))
+			return;
 		STAT_INC(CORE_DROP_REPLIES);
 		return;
 	}
