@@ -246,6 +246,7 @@ static void rec_fill(struct loc_rec *r, const struct loc_binding *b)
 	r->user_agent_len = (uint8_t)f[3].len;
 	r->instance_len = (uint8_t)f[4].len;
 	r->nat_tests = b->nat_tests;
+	r->branch_hash = b->branch_hash;
 	for (int i = 0; i < LOC_NFIELDS; i++) {
 		if (f[i].len)
 			memcpy(p, f[i].p, f[i].len);
@@ -290,6 +291,7 @@ static void rec_read(const struct loc_rec *r, struct loc_binding *b)
 	b->flags = r->flags;
 	b->socket = r->socket;
 	b->nat_tests = r->nat_tests;
+	b->branch_hash = r->branch_hash;
 	b->received = r->received;
 }
 

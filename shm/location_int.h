@@ -49,9 +49,11 @@ struct loc_rec {
 	struct loc_addr received;
 	uint16_t contact_len, path_len;
 	uint8_t call_id_len, user_agent_len, instance_len, nat_tests;
+	uint32_t branch_hash;
+	uint32_t pad;
 	char data[];                /* the strings, in field order */
 };
-_Static_assert(sizeof(struct loc_rec) == 80, "loc_rec layout");
+_Static_assert(sizeof(struct loc_rec) == 88, "loc_rec layout");
 _Static_assert(LOC_MAX_CONTACT <= UINT16_MAX && LOC_MAX_PATH <= UINT16_MAX &&
 	       LOC_MAX_CALL_ID <= UINT8_MAX && LOC_MAX_USER_AGENT <= UINT8_MAX &&
 	       LOC_MAX_INSTANCE <= UINT8_MAX && LOC_MAX_AOR <= UINT8_MAX &&

@@ -9,8 +9,10 @@
  *   last_modified, last_keepalive_ms; u32 cseq, reg_id, conn_id, rtt_us;
  *   i16 q; u8 flags, socket, family (0, 4 or 6), proto; u16 port;
  *   addr[16]; u16 lengths of contact, path, call_id, user_agent, instance;
- *   u8 nat_tests) and the strings in that order. Version 1 records (no
- *   nat_tests, fixed_len >= 74) are still read, with nat_tests 0.
+ *   u8 nat_tests; u32 branch_hash) and the strings in that order.
+ *   Version 1 records (no nat_tests, fixed_len >= 74) are still read, with
+ *   nat_tests 0, and version 2 records without branch_hash (fixed_len 75)
+ *   with branch_hash 0.
  * Packing runs under the caller's AOR lock; unpacking checks the whole
  * record before it takes the lock, so garbage never reaches shm.
  */
@@ -21,6 +23,7 @@
 
 #define PACK_VERSION 2
 #define PACK_FIXED_V1 74            /* fixed fields of a version 1 binding */
+#define PACK_FIXED_V2 75            /* ... of the first version 2 bindings */
 
 static const uint8_t pack_magic[4] = { 'P', 'L', 'O', 'C' };
 
@@ -104,6 +107,7 @@ static uint8_t *pack_binding(uint8_t *p, const struct loc_binding *b)
 	for (int i = 0; i < LOC_NFIELDS; i++)
 		p = put_le(p, f[i].len, 2);
 	*p++ = b->nat_tests;
+	p = put_le(p, b->branch_hash, 4);
 	for (int i = 0; i < LOC_NFIELDS; i++) {
 		if (f[i].len)
 			memcpy(p, f[i].p, f[i].len);
@@ -157,7 +161,7 @@ static const uint8_t *take(struct unpack_in *in, size_t n)
 	return p;
 }
 
-static int unpack_fixed(const uint8_t *p, bool v2, struct loc_binding *b,
+static int unpack_fixed(const uint8_t *p, size_t fixed, struct loc_binding *b,
 			uint32_t len[LOC_NFIELDS])
 {
 	b->expires = (int64_t)get_le(p, 8);
@@ -175,7 +179,8 @@ static int unpack_fixed(const uint8_t *p, bool v2, struct loc_binding *b,
 	memcpy(b->received.addr, p + 48, 16);
 	for (int i = 0; i < LOC_NFIELDS; i++)
 		len[i] = (uint32_t)get_le(p + 64 + 2 * i, 2);
-	b->nat_tests = v2 ? p[PACK_FIXED_V1] : 0;
+	b->nat_tests = fixed > PACK_FIXED_V1 ? p[PACK_FIXED_V1] : 0;
+	b->branch_hash = fixed >= PACK_FIXED_V2 + 4 ? (uint32_t)get_le(p + PACK_FIXED_V2, 4) : 0;
 	return family_of(p[44], &b->received.family);
 }
 
@@ -190,7 +195,7 @@ static int unpack_binding(struct unpack_in *in, struct loc_binding *b)
 	if (!p || (fixed = get_le(p, 2)) < in->min_fixed)
 		return -EINVAL;
 	p = take(in, fixed);
-	if (!p || unpack_fixed(p, in->min_fixed > PACK_FIXED_V1, b, len))
+	if (!p || unpack_fixed(p, fixed, b, len))
 		return -EINVAL;
 	for (int i = 0; i < LOC_NFIELDS; i++) {
 		p = take(in, len[i]);
@@ -205,7 +210,7 @@ static int unpack_binding(struct unpack_in *in, struct loc_binding *b)
 static int unpack_all(const void *buf, size_t len, slice *key,
 		      struct loc_binding *b, unsigned *count)
 {
-	struct unpack_in in = { buf, len, LOC_PACK_FIXED };
+	struct unpack_in in = { buf, len, PACK_FIXED_V2 };
 	const uint8_t *p = take(&in, LOC_PACK_HEAD);
 	int err;
 

@@ -274,6 +274,8 @@ struct loc_binding {            /* what callers pass in and read out */
 	uint8_t flags;     /* enum loc_flags */
 	uint8_t socket;    /* index of the listen entry it arrived on */
 	uint8_t nat_tests; /* NAT tests that fired at registration (enum sip_nat_test) */
+	uint32_t branch_hash; /* hash of the top Via branch of the REGISTER that
+	                         wrote it: its retransmissions are recognised */
 	struct loc_addr received; /* source of the REGISTER (family 0 = not recorded) */
 };
 
@@ -325,7 +327,8 @@ int loc_update_keepalive_locked(struct loc_handle *h, unsigned i, int64_t now_ms
  * versioned little-endian format (location_pack.c). An AOR without
  * bindings packs to a record of none. */
 #define LOC_PACK_HEAD 8
-#define LOC_PACK_FIXED 75           /* fixed fields of a binding, version 2 (74 in version 1) */
+#define LOC_PACK_FIXED 79           /* fixed fields of a binding written now (version 2;
+	                                       74 in version 1, 75 in early version 2) */
 #define LOC_PACK_MAX (LOC_PACK_HEAD + LOC_MAX_AOR + LOC_MAX_BINDINGS *        \
 	(2 + LOC_PACK_FIXED + LOC_MAX_CONTACT + LOC_MAX_PATH + LOC_MAX_CALL_ID +  \
 	 LOC_MAX_USER_AGENT + LOC_MAX_INSTANCE))

@@ -342,7 +342,7 @@ static void binding_from(struct reg_ctx *rc, const struct sip_nameaddr *c,
 	b->q = c->q;
 	b->socket = rc->src->socket;
 	b->conn_id = rc->src->conn_id;
-	//BH b->branch_hash = rc->branch_hash;
+	b->branch_hash = rc->branch_hash;
 	fill_received(rc->src, &b->received);
 	b->nat_tests = (uint8_t)rc->src->nat;
 	if (rc->src->nat) {
@@ -362,7 +362,7 @@ static int order_check(struct reg_ctx *rc, const struct loc_binding *old)
 		return 1;
 	if (rc->msg->cseq.num > old->cseq)
 		return 1;
-	if (rc->msg->cseq.num == old->cseq && 1 /*BH*/)
+	if (rc->msg->cseq.num == old->cseq && old->branch_hash == rc->branch_hash)
 		return 0;
 	return -1;
 }
