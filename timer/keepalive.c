@@ -53,15 +53,6 @@ static int64_t realtime_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* nated_only: bindings registered as NATed with the keepalive flag; else
- * every binding. */
-static bool is_pinged(const struct pinhole_conf *conf, const struct loc_binding *b)
-{
-	const uint8_t both = LOC_F_NAT | LOC_F_KEEPALIVE;
-
-	return !conf->nat.keepalive.nated_only || (b->flags & both) == both;
-}
-
 /* Silent for longer than the timeout: no answer (nor registration) since. */
 static bool is_silent(const struct ka_batch *kb, const struct loc_binding *b)
 {
@@ -104,7 +95,7 @@ static int collect(struct loc_handle *h, void *arg)
 
 	for (unsigned i = loc_count_locked(h); i-- > 0;) {
 		if (loc_get_locked(h, i, &b) < 0 || b.expires <= kb->now_s ||
-		    !is_pinged(kb->conf, &b))
+		    !keepalive_flagged(kb->conf, &b))
 			continue;
 		if (is_silent(kb, &b)) {
 			loc_del_locked(h, i);

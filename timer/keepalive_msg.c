@@ -8,6 +8,7 @@
  * them without locks.
  */
 #include "keepalive_int.h"
+#include "timer.h"
 #include "../conf/conf.h"
 #include "../sip/sip.h"
 
@@ -175,6 +176,13 @@ int ka_target(const struct loc_binding *b, struct sockaddr_storage *dst)
 		return -EPROTONOSUPPORT;
 	sockaddr_fill(dst, b->received.family, b->received.addr, b->received.port);
 	return 0;
+}
+
+bool keepalive_flagged(const struct pinhole_conf *conf, const struct loc_binding *b)
+{
+	const uint8_t both = LOC_F_NAT | LOC_F_KEEPALIVE;
+
+	return !conf->nat.keepalive.nated_only || (b->flags & both) == both;
 }
 
 bool ka_sockaddr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)

@@ -15,6 +15,7 @@
 #include <signal.h>
 
 struct sip_msg;
+struct loc_binding;
 
 /* Runs until *stop; returns the process exit status. */
 int timer_run(const struct pinhole_conf *conf, const struct listen_set *listens,
@@ -29,6 +30,10 @@ void keepalive_init(const struct listen_set *listens);
  * silent for longer than the timeout. Counts nat.pings_sent,
  * nat.ping_errors, nat.bindings_dropped. */
 void keepalive_task(const struct pinhole_conf *conf, int64_t now_ms);
+/* Whether the pinger looks at b under conf: with nat.keepalive.nated_only
+ * the bindings registered as NATed (flags NAT and KEEPALIVE), else every
+ * binding (it is then pinged if it has a UDP address to ping). */
+bool keepalive_flagged(const struct pinhole_conf *conf, const struct loc_binding *b);
 /* A SIP worker, for every response: true when msg answers a keepalive
  * ping (it is then consumed: the binding's last keepalive and round trip
  * updated and nat.pongs counted, or, from the wrong source, stale or
