@@ -286,6 +286,15 @@ static void test_names_roundtrip(void)
 		       "case-insensitive '%s'", odd[i]);
 	IS_INT(sip_hdr_lookup(slice_cstr("Call_ID")), SIP_H_OTHER, "Call_ID unknown");
 	IS_INT(sip_hdr_lookup(slice_cstr("Vias")), SIP_H_OTHER, "Vias unknown");
+	IS_INT(sip_hdr_lookup(slice_cstr("Call\rID")), SIP_H_OTHER, "CR is not '-'");
+	IS_INT(sip_hdr_lookup(slice_cstr("C\xc1LL-ID")), SIP_H_OTHER, "non-ASCII byte");
+	IS_INT(sip_hdr_lookup(slice_cstr("CONTENT-LENGTH")), SIP_H_CONTENT_LENGTH,
+	       "upper case, 14 bytes");
+	IS_INT(sip_hdr_lookup(slice_cstr("Content-Lengthy")), SIP_H_OTHER, "longer");
+	IS_INT(sip_hdr_lookup(slice_cstr("Proxy-AuthorizatioN")),
+	       SIP_H_PROXY_AUTHORIZATION, "19 bytes, three words");
+	IS_INT(sip_hdr_lookup(slice_cstr("Proxy-AuthXrization")), SIP_H_OTHER,
+	       "difference only the middle word sees");
 	IS_INT(sip_hdr_lookup(SLICE_NULL), SIP_H_OTHER, "empty name");
 	IS_SLICE(slice_cstr(sip_hdr_name(SIP_H_CALL_ID)), "Call-ID", "canonical name");
 	IS_SLICE(slice_cstr(sip_hdr_name(SIP_H_COUNT)), "", "out of range name");
