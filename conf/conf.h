@@ -77,6 +77,11 @@ struct pinhole_conf {
 		char control[CONF_NAME_LEN];
 	} relay;
 	struct {
+		unsigned t1, t2;       /* ms (RFC 3261 T1, T2) */
+		unsigned fr, fr_inv;   /* s: final response timeout; INVITE after a provisional */
+		unsigned max_transactions;
+	} tm;
+	struct {
 		char path[PATH_MAX];
 		uint8_t location;      /* enum conf_location_mode */
 	} db;

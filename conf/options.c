@@ -227,6 +227,12 @@ const struct conf_option conf_options[] = {
 	UINT("relay.timeout", relay.timeout, 1, 86400, 60, CONF_RELOAD),
 	STR("relay.control", relay.control, "udp:127.0.0.1:22222", check_control, RESTART),
 
+	UINT("tm.t1", tm.t1, 50, 10000, 500, CONF_RELOAD),
+	UINT("tm.t2", tm.t2, 500, 60000, 4000, CONF_RELOAD),
+	UINT("tm.fr", tm.fr, 1, 600, 30, CONF_RELOAD),
+	UINT("tm.fr_inv", tm.fr_inv, 1, 3600, 120, CONF_RELOAD),
+	UINT("tm.max_transactions", tm.max_transactions, 64, 4194304, 65536, RESTART),
+
 	STR("db.path", db.path, "/var/lib/pinhole", check_abs_path, RESTART),
 	ENUM("db.location", db.location, location_names, CONF_LOC_WRITE_THROUGH, RESTART),
 

@@ -97,6 +97,7 @@ void child_main(struct master *m, unsigned slot)
 	if (getppid() != shm->master_pid)
 		_exit(0);
 	shm_stats_bind(slot);
+	tm_sockets_set(m->listens.fd, CONF_MAX_LISTEN);
 	if (open_db(m->conf, pe->role) < 0)
 		exit(1);
 	int status = run_role(m, pe);

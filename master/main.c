@@ -197,7 +197,8 @@ static int tables_and_db(struct master *m, char *err, size_t errlen)
 	int64_t t0 = master_now_ms();
 	int rc;
 
-	if ((rc = loc_init(0)) < 0 || (rc = sip_auth_init(65536)) < 0) {
+	if ((rc = loc_init(0)) < 0 || (rc = sip_auth_init(65536)) < 0 ||
+	    (rc = tm_init(m->conf->tm.max_transactions)) < 0) {
 		snprintf(err, errlen, "shared tables: %s (raise shm_size)", strerror(-rc));
 		return rc;
 	}

@@ -121,6 +121,22 @@ const char *proc_state_name(enum proc_state s);
 	X(AUTH_FAILURES, "auth.failures")                                     \
 	X(REGISTRAR_ACCEPTED, "registrar.accepted_regs")                      \
 	X(REGISTRAR_REJECTED, "registrar.rejected_regs")                      \
+	X(TM_TOTAL, "tm.total")                                               \
+	X(TM_1XX, "tm.1xx")                                                   \
+	X(TM_2XX, "tm.2xx")                                                   \
+	X(TM_3XX, "tm.3xx")                                                   \
+	X(TM_4XX, "tm.4xx")                                                   \
+	X(TM_5XX, "tm.5xx")                                                   \
+	X(TM_6XX, "tm.6xx")                                                   \
+	X(TM_RPL_RECEIVED, "tm.rpl_received")                                 \
+	X(TM_RPL_RELAYED, "tm.rpl_relayed")                                   \
+	X(TM_RPL_GENERATED, "tm.rpl_generated")                               \
+	X(TM_UNMATCHED_REPLIES, "tm.unmatched_replies")                       \
+	X(TM_RCV_RETRANSMISSIONS, "tm.rcv_retransmissions")                   \
+	X(TM_RETRANSMISSIONS, "tm.retransmissions")                           \
+	X(TM_TIMEOUTS, "tm.timeouts")                                         \
+	X(TM_TABLE_FULL, "tm.table_full")                                     \
+	X(TM_ALLOC_FAILURES, "tm.alloc_failures")                             \
 	X(NAT_PINGS_SENT, "nat.pings_sent")                                   \
 	X(NAT_PONGS, "nat.pongs")                                             \
 	X(NAT_BINDINGS_DROPPED, "nat.bindings_dropped")                       \

@@ -11,6 +11,7 @@
  * counters go to a row private to the process, read back by stat_get.
  */
 #include "shm_int.h"
+#include "../sip/sip.h"   /* tm_active_count: the transaction table gauge */
 
 #define STAT_ROW_WORDS SHM_ALIGN((unsigned)STAT_COUNT, 8u)
 #define STAT_ROWS (SHM_MAX_PROCS + 1)
@@ -91,6 +92,7 @@ static const struct {
 } gauges[] = {
 	{ "usrloc.registered_users", loc_aor_count },
 	{ "usrloc.contacts", loc_binding_count },
+	{ "tm.active_transactions", tm_active_count },
 };
 
 unsigned stat_gauge_count(void)

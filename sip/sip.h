@@ -556,4 +556,79 @@ int registrar_persist_locked(const struct pinhole_conf *conf, struct loc_handle 
  * user as written (never unescaped). Length, or -EINVAL. */
 int sip_aor_key(const struct sip_uri *uri, char *buf, size_t cap);
 
+/* ---- transactions (RFC 3261 §17; sip/tm_*.c) --------------------------- */
+
+/*
+ * A proxy transaction is one server transaction (the request received)
+ * and its client branches (the copies forwarded), in a fixed table in shm
+ * sized at start (tm.max_transactions), so a retransmission, a CANCEL, an
+ * ACK or a response reaching any worker finds it. The table is split into
+ * TM_STRIPES stripes, each with its own futex lock, free slots, hash
+ * chains and timer wheel: everything about one transaction is under one
+ * lock. Requests are matched by a hash of (top Via branch, sent-by) per
+ * §17.2.3 (RFC 2543 fields when the branch lacks the cookie); responses in
+ * O(1) by the slot, generation and branch index written into the branch
+ * parameter of the Via pinhole adds. The timer process runs timers A–M
+ * and sends retransmissions itself. Times are CLOCK_MONOTONIC ms.
+ */
+#define TM_STRIPES 64u         /* lock stripes of the table */
+#define TM_MAX_BRANCHES 16     /* client branches of one transaction */
+
+/* Master, before fork: a table of max transactions (rounded up to a
+ * multiple of TM_STRIPES, cut down with a warning to an eighth of the
+ * segment). 0, -ENODEV without a segment, -EEXIST when done already,
+ * -ENOMEM, or shm_lock_register's error. */
+int tm_init(uint32_t max_transactions);
+/* Slots of the table (0 before tm_init), live transactions (a gauge). */
+uint32_t tm_capacity(void);
+uint64_t tm_active_count(void);
+/* Every process that sends (SIP workers, timer) after fork: fds[i] is the
+ * socket of listen entry i, -1 when none. */
+void tm_sockets_set(const int *fds, unsigned n);
+/* Timer process: runs every transaction timer due at now_ms. */
+void tm_timer_run(const struct pinhole_conf *conf, int64_t now_ms);
+
+/* Where a response to msg (received from src) is sent: the source
+ * address, with the sent-by port unless rport was asked for or forced
+ * (RFC 3261 §18.2.2, RFC 3581 §4). */
+void sip_reply_dest(const struct sip_msg *msg, const struct sockaddr *src,
+		    bool force_rport, struct sockaddr_storage *dst);
+/* The top via-parm of msg as a response carries it back: its parameters
+ * but received/rport, then received= when src differs from the sent-by
+ * host and rport= when asked for or forced. Length, 0 when it does not
+ * fit or msg has no Via. */
+size_t sip_reply_top_via(const struct sip_msg *msg, const struct sockaddr *src,
+			 bool force_rport, char *out, size_t cap);
+/* "ip" text and port of an AF_INET/AF_INET6 address; -EAFNOSUPPORT. */
+int sip_sockaddr_text(const struct sockaddr *sa, char *ip, size_t iplen, uint16_t *port);
+
+/* ---- proxy (RFC 3261 §16; sip/proxy*.c) -------------------------------- */
+
+/* What the caller still has to send statelessly (code 0: nothing; the
+ * proxy answered, forwarded or absorbed the request itself). */
+struct proxy_reply {
+	unsigned code;
+	const char *reason;   /* NULL: the standard phrase */
+	size_t extra_len;     /* header lines written into the caller's buffer */
+};
+
+/* A request that is not for the server itself and not a REGISTER for a
+ * local domain: Route processing, loop detection, ACK/CANCEL matching,
+ * proxy authentication, location lookup or relay, then forwarding in a
+ * transaction. */
+void proxy_request(const struct pinhole_conf *conf, const struct sip_msg *msg,
+		   const struct sip_source *src, char *extra, size_t cap,
+		   struct proxy_reply *out);
+/* A response: matched to its client branch and handled per §16.7, or
+ * dropped and counted. */
+void proxy_response(const struct pinhole_conf *conf, const struct sip_msg *msg,
+		    const struct sip_source *src);
+/* Whether a request whose Request-URI names this server must still be
+ * proxied: it carries a value of our Record-Route (a strict router before
+ * us, §16.4) and a Route set. */
+bool proxy_strict_routed(const struct pinhole_conf *conf, const struct sip_msg *msg);
+/* Whether uri is this proxy: a local domain with no port or one of the
+ * listen ports. */
+bool proxy_uri_is_local(const struct pinhole_conf *conf, const struct sip_uri *uri);
+
 #endif

@@ -152,6 +152,7 @@ static struct timer_task tasks[] = {
 	{ "usrloc", TIMER_TICK_MS, usrloc_task, 0 },
 	{ "db-checkpoint", 60000, db_checkpoint, 0 },
 	{ "nat-keepalive", TIMER_TICK_MS, keepalive_task, 0 },
+	{ "transactions", TIMER_TICK_MS, tm_timer_run, 0 },
 };
 
 int timer_run(const struct pinhole_conf *conf, const struct listen_set *listens,

@@ -5,9 +5,10 @@
  * Kamailio script: parse and sanity checks (400/505), NAT detection with
  * forced rport (RFC 3581), URI scheme (416), Max-Forwards (483),
  * Proxy-Require (420), then either local processing (OPTIONS 200, unknown
- * methods 501), the registrar for REGISTER, or, for a user, routing. Until
- * the proxy exists a request for a local user gets 480.
- * Responses are dropped (no transactions yet) and counted.
+ * methods 501), the registrar for REGISTER, or the stateful proxy
+ * (sip/proxy.c) for everything addressed to a user or another host; what
+ * the proxy leaves unanswered is answered here statelessly. Responses go
+ * to the transaction layer, which drops and counts those matching nothing.
  */
 #include "pipeline.h"
 #include "../shm/shm.h"
@@ -58,11 +59,11 @@ static void handle_parse_error(struct sip_rx *rx, struct sip_msg *msg,
 		sl_reply(rx, msg, true, 400, st->reason ? st->reason : "Bad Request", NULL);
 }
 
-/* Whether the Request-URI addresses this server itself: no user part and a
- * host that is one of ours. */
+/* Whether the Request-URI addresses this server itself: no user part, a
+ * host that is one of ours and no port or one of ours. */
 static bool uri_is_self(const struct pinhole_conf *conf, const struct sip_uri *uri)
 {
-	return uri->user.len == 0 && conf_is_local_domain(conf, uri->host);
+	return uri->user.len == 0 && proxy_uri_is_local(conf, uri);
 }
 
 static int collect_tag(slice tag, void *arg)
@@ -133,29 +134,25 @@ static void handle_local(struct req_ctx *rc)
 	}
 }
 
-/* Requests for a user: location lookup and forwarding belong to the
- * registrar and proxy; until then a local user is never reachable. */
+/* Requests for a user or another host: REGISTER goes to the registrar,
+ * everything else to the proxy, which answers statefully or leaves a
+ * stateless answer to send. */
 static void handle_user(struct req_ctx *rc)
 {
-	const struct sip_msg *msg = rc->msg;
+	static char extra[SIP_MAX_MSG / 2];
+	struct sip_rx *rx = rc->rx;
+	struct sip_source src = { .addr = (const struct sockaddr *)&rx->src,
+				  .proto = rx->proto, .socket = rx->socket,
+				  .nat = rc->nat };
+	struct proxy_reply pr;
 
-	if (msg->method_id == SIP_M_ACK) {
-		STAT_INC(CORE_DROP_REQUESTS);
-		return;
-	}
-	if (msg->method_id == SIP_M_REGISTER) {
+	if (rc->msg->method_id == SIP_M_REGISTER) {
 		handle_register(rc);
 		return;
 	}
-	if (!conf_is_local_domain(rc->rx->conf, msg->ruri.host)) {
-		reply(rc, 501, "Not Implemented (no forwarding yet)", NULL);
-		return;
-	}
-	if (msg->method_id == SIP_M_CANCEL) {
-		reply(rc, 481, NULL, NULL);
-		return;
-	}
-	reply(rc, 480, NULL, NULL);
+	proxy_request(rx->conf, rc->msg, &src, extra, sizeof(extra), &pr);
+	if (pr.code)
+		reply(rc, pr.code, pr.reason, pr.extra_len ? extra : NULL);
 }
 
 /* CSeq method must match the request method (RFC 3261 §8.1.1.5); an
@@ -197,9 +194,12 @@ static void handle_request(struct sip_rx *rx, struct sip_msg *msg)
 		reply(&rc, 416, NULL, NULL);
 		return;
 	}
-	rc.to_self = uri_is_self(rx->conf, &msg->ruri);
+	rc.to_self = uri_is_self(rx->conf, &msg->ruri) && !proxy_strict_routed(rx->conf, msg);
 	if (!rc.to_self && msg->max_forwards == 0) {
-		reply(&rc, 483, NULL, NULL);
+		if (msg->method_id == SIP_M_ACK)
+			STAT_INC(CORE_DROP_REQUESTS);
+		else
+			reply(&rc, 483, NULL, NULL);
 		return;
 	}
 	if (reject_option_tags(&rc, SIP_H_PROXY_REQUIRE))
@@ -208,6 +208,15 @@ static void handle_request(struct sip_rx *rx, struct sip_msg *msg)
 		handle_local(&rc);
 	else
 		handle_user(&rc);
+}
+
+/* A response that is not a keepalive answer: the transaction layer. */
+static void handle_response(struct sip_rx *rx, const struct sip_msg *msg)
+{
+	struct sip_source src = { .addr = (const struct sockaddr *)&rx->src,
+				  .proto = rx->proto, .socket = rx->socket };
+
+	proxy_response(rx->conf, msg, &src);
 }
 
 void pipeline_handle(struct sip_rx *rx)
@@ -224,7 +233,7 @@ void pipeline_handle(struct sip_rx *rx)
 		STAT_INC(CORE_RCV_REPLIES);
 		if (keepalive_reply_in(&msg, rx))
 			return;
-		STAT_INC(CORE_DROP_REPLIES);
+		handle_response(rx, &msg);
 		return;
 	}
 	handle_request(rx, &msg);

@@ -5,7 +5,8 @@
  * The top Via of the response carries received= when the source differs
  * from the sent-by host, and rport=<source port> when the UA asked for it
  * or NAT detection forced it; then the response goes to the source address
- * and port. Called by the SIP workers; no locks, no allocation.
+ * and port (sip_reply_top_via, sip_reply_dest, shared with the transaction
+ * layer). Called by the SIP workers; no locks, no allocation.
  */
 #include "pipeline.h"
 #include "../shm/shm.h"
@@ -53,52 +54,6 @@ int sockaddr_ip_port(const struct sockaddr *sa, char *ip, size_t iplen, uint16_t
 	return inet_ntop(sa->sa_family, a, ip, (socklen_t)iplen) ? 0 : -errno;
 }
 
-/* The top via-parm as it goes back: every parameter but received/rport
- * copied, then received (when the source differs) and rport (when asked
- * for or forced) appended (RFC 3261 §18.2.1, RFC 3581 §4). */
-static size_t top_via_text(const struct sip_rx *rx, const struct sip_msg *msg,
-			   bool force_rport, char *out, size_t cap)
-{
-	const struct sip_via *via = &msg->via[0];
-	slice rest = via->params, name, value;
-	const char *params_at = via->params.len ? via->params.p - 1 : slice_end(via->raw);
-	char ip[INET6_ADDRSTRLEN];
-	uint16_t port = 0;
-	size_t n;
-
-	if (sockaddr_ip_port((const struct sockaddr *)&rx->src, ip, sizeof(ip), &port) < 0)
-		return 0;
-	n = (size_t)snprintf(out, cap, "%.*s", (int)(params_at - via->raw.p), via->raw.p);
-	while (n < cap && sip_param_next(&rest, &name, &value) == 1) {
-		if (slice_caseeq_cstr(name, "received") || slice_caseeq_cstr(name, "rport"))
-			continue;
-		n += (size_t)snprintf(out + n, cap - n, ";%.*s", SLICE_FMT(name));
-		if (value.len && n < cap)
-			n += (size_t)snprintf(out + n, cap - n, "=%.*s", SLICE_FMT(value));
-	}
-	if (n < cap && !sip_addr_equals(via->host, (const struct sockaddr *)&rx->src))
-		n += (size_t)snprintf(out + n, cap - n, ";received=%s", ip);
-	if (n < cap && (via->has_rport || force_rport))
-		n += (size_t)snprintf(out + n, cap - n, ";rport=%u", port);
-	return n < cap ? n : 0;
-}
-
-/* RFC 3261 §18.2.2 for unreliable transports: rport → source address and
- * port; otherwise the source address (the received value) and the sent-by
- * port. A message whose Via could not be parsed goes back to its source. */
-static void reply_dest(const struct sip_rx *rx, const struct sip_msg *msg,
-		       bool force_rport, struct sockaddr_storage *dst)
-{
-	*dst = rx->src;
-	if (!msg || msg->nvia == 0 || msg->via[0].has_rport || force_rport)
-		return;
-	uint16_t port = htons(msg->via[0].port ? msg->via[0].port : 5060);
-	if (dst->ss_family == AF_INET)
-		((struct sockaddr_in *)dst)->sin_port = port;
-	else if (dst->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)dst)->sin6_port = port;
-}
-
 /* A To tag that is the same for retransmissions of one request. */
 static size_t to_tag_for(const struct sip_msg *msg, char *out, size_t cap)
 {
@@ -138,7 +93,8 @@ int sl_reply(struct sip_rx *rx, const struct sip_msg *msg, bool force_rport,
 	if (!reason)
 		reason = sl_reason_default(code);
 	if (msg->nvia)
-		vlen = top_via_text(rx, msg, force_rport, via, sizeof(via));
+		vlen = sip_reply_top_via(msg, (const struct sockaddr *)&rx->src, force_rport,
+					 via, sizeof(via));
 	tlen = to_tag_for(msg, tag, sizeof(tag));
 	rc = sip_reply_build(msg, code, reason, slice_make(via, vlen),
 			     slice_make(tag, tlen), extra, out, sizeof(out), &len);
@@ -147,7 +103,7 @@ int sl_reply(struct sip_rx *rx, const struct sip_msg *msg, bool force_rport,
 		LOG_WARN("cannot build %u reply: %s", code, strerror(-rc));
 		return rc;
 	}
-	reply_dest(rx, msg, force_rport, &dst);
+	sip_reply_dest(msg, (const struct sockaddr *)&rx->src, force_rport, &dst);
 	if (sendto(rx->fd, out, len, MSG_DONTWAIT, (struct sockaddr *)&dst,
 		   dst.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 					     : sizeof(struct sockaddr_in)) < 0) {

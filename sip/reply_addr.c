@@ -1,0 +1,77 @@
+/*
+ * reply_addr.c — where a response to a request goes and how its top Via
+ * reads (RFC 3261 §18.2.1, §18.2.2; RFC 3581 rport).
+ *
+ * Shared by the stateless replies of the SIP workers and by the
+ * transaction layer, which writes received/rport into the stored request
+ * once so that every response it builds or forwards later carries them.
+ * Pure functions: no locks, no allocation; any process may call them.
+ */
+#include "sip.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+
+int sip_sockaddr_text(const struct sockaddr *sa, char *ip, size_t iplen, uint16_t *port)
+{
+	const void *a;
+
+	if (sa->sa_family == AF_INET) {
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+		*port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		*port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	return inet_ntop(sa->sa_family, a, ip, (socklen_t)iplen) ? 0 : -errno;
+}
+
+size_t sip_reply_top_via(const struct sip_msg *msg, const struct sockaddr *src,
+			 bool force_rport, char *out, size_t cap)
+{
+	const struct sip_via *via = &msg->via[0];
+	slice rest = via->params, name, value;
+	const char *params_at = via->params.len ? via->params.p - 1 : slice_end(via->raw);
+	char ip[INET6_ADDRSTRLEN];
+	uint16_t port = 0;
+	size_t n;
+
+	if (msg->nvia == 0 || sip_sockaddr_text(src, ip, sizeof(ip), &port) < 0)
+		return 0;
+	n = (size_t)snprintf(out, cap, "%.*s", (int)(params_at - via->raw.p), via->raw.p);
+	while (n < cap && sip_param_next(&rest, &name, &value) == 1) {
+		if (slice_caseeq_cstr(name, "received") || slice_caseeq_cstr(name, "rport"))
+			continue;
+		n += (size_t)snprintf(out + n, cap - n, ";%.*s", SLICE_FMT(name));
+		if (value.len && n < cap)
+			n += (size_t)snprintf(out + n, cap - n, "=%.*s", SLICE_FMT(value));
+	}
+	if (n < cap && !sip_addr_equals(via->host, src))
+		n += (size_t)snprintf(out + n, cap - n, ";received=%s", ip);
+	if (n < cap && (via->has_rport || force_rport))
+		n += (size_t)snprintf(out + n, cap - n, ";rport=%u", port);
+	return n < cap ? n : 0;
+}
+
+void sip_reply_dest(const struct sip_msg *msg, const struct sockaddr *src,
+		    bool force_rport, struct sockaddr_storage *dst)
+{
+	uint16_t port;
+
+	memset(dst, 0, sizeof(*dst));
+	if (src->sa_family == AF_INET)
+		memcpy(dst, src, sizeof(struct sockaddr_in));
+	else if (src->sa_family == AF_INET6)
+		memcpy(dst, src, sizeof(struct sockaddr_in6));
+	if (!msg || msg->nvia == 0 || msg->via[0].has_rport || force_rport)
+		return;
+	port = htons(msg->via[0].port ? msg->via[0].port : 5060);
+	if (dst->ss_family == AF_INET)
+		((struct sockaddr_in *)dst)->sin_port = port;
+	else if (dst->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)dst)->sin6_port = port;
+}

@@ -1,0 +1,127 @@
+/*
+ * tm_send.c — what the transaction layer needs from its process: the
+ * sockets it sends from, the clock, and copies of messages in shm.
+ *
+ * UDP listen sockets are bound by the master and inherited, so any
+ * process can send from the socket a message must leave by; each process
+ * that sends registers the listen set once after fork (tm_sockets_set).
+ * Sends never block (MSG_DONTWAIT): a full socket buffer drops the
+ * datagram and the retransmission timers recover. No locks here.
+ */
+#include "tm_int.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <time.h>
+
+static int sockets[CONF_MAX_LISTEN] = { -1, -1, -1, -1, -1, -1, -1, -1,
+					-1, -1, -1, -1, -1, -1, -1, -1 };
+_Static_assert(CONF_MAX_LISTEN == 16, "sockets[] initialiser");
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t (*clock_fn)(void) = monotonic_ms;
+
+int64_t tm_now_ms(void)
+{
+	return clock_fn();
+}
+
+void tm_clock_set(int64_t (*fn)(void))
+{
+	clock_fn = fn ? fn : monotonic_ms;
+}
+
+void tm_sockets_set(const int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < CONF_MAX_LISTEN; i++)
+		sockets[i] = i < n ? fds[i] : -1;
+}
+
+void tm_addr_to_sockaddr(const struct tm_addr *a, struct sockaddr_storage *ss, socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(a->port);
+		memcpy(&s6->sin6_addr, a->addr, 16);
+		*len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(a->port);
+		memcpy(&s4->sin_addr, a->addr, 4);
+		*len = sizeof(*s4);
+	}
+}
+
+void tm_addr_from_sockaddr(const struct sockaddr *sa, uint8_t socket, struct tm_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->socket = socket;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		out->family = AF_INET;
+		out->port = ntohs(s4->sin_port);
+		memcpy(out->addr, &s4->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		out->family = AF_INET6;
+		out->port = ntohs(s6->sin6_port);
+		memcpy(out->addr, &s6->sin6_addr, 16);
+	}
+}
+
+void tm_addr_from_loc(const struct loc_addr *la, uint8_t socket, struct tm_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->family = la->family;
+	out->socket = socket;
+	out->port = la->port;
+	memcpy(out->addr, la->addr, la->family == AF_INET6 ? 16 : 4);
+}
+
+int tm_send(const struct tm_addr *dst, const char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int fd = dst->socket < CONF_MAX_LISTEN ? sockets[dst->socket] : -1;
+
+	if (fd < 0 || !dst->family)
+		return -EBADF;
+	tm_addr_to_sockaddr(dst, &ss, &sslen);
+	if (sendto(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sslen) < 0) {
+		LOG_DBG("sendto: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+shm_off tm_store(const char *buf, size_t len)
+{
+	shm_off off = len ? shm_alloc(len) : 0;
+
+	if (off)
+		memcpy(shm_ptr(off), buf, len);
+	return off;
+}
+
+int tm_parse_stored(shm_off off, uint32_t len, struct sip_msg *msg)
+{
+	struct sip_parse_status st;
+
+	if (!off)
+		return -ENOENT;
+	return sip_msg_parse(shm_ptr(off), len, 0, msg, &st);
+}
