@@ -149,11 +149,7 @@ class Server:
             sock = udp_socket()
         try:
             sock.sendto(data, ("127.0.0.1", self.port))
-            sock.settimeout(timeout)
-            try:
-                return sock.recvfrom(70000)[0]
-            except socket.timeout:
-                return None
+            return recv_response(sock, timeout)
         finally:
             if own:
                 sock.close()
@@ -206,6 +202,24 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def recv_response(sock, timeout):
+    """The next SIP response on sock, or None after timeout. Requests that
+    arrive meanwhile (pinhole's NAT keepalive OPTIONS to a registered
+    socket) are skipped."""
+    deadline = time.time() + timeout
+    while True:
+        left = deadline - time.time()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            data = sock.recvfrom(70000)[0]
+        except socket.timeout:
+            return None
+        if data.startswith(b"SIP/2.0 "):
+            return data
 
 
 def udp_socket():
