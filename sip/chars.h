@@ -20,6 +20,7 @@ enum {
 	CH_PASSWD = 1 << 9,    /* &=+$, */
 	CH_HOST = 1 << 10,     /* alphanum - . (host names) */
 	CH_WORD = 1 << 11,     /* word: token plus ()<>:\"/[]?{} */
+	CH_PVALUE = 1 << 12,   /* unquoted parameter value: token plus :[] */
 };
 
 extern const unsigned short sip_chars[256];

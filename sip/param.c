@@ -4,27 +4,13 @@
  *
  * Used for Via, name-addr and credential parameters. A value is a token,
  * a host (IPv6 references included) or a quoted string, kept with its quotes.
+ * Folding may use CRLF or a bare LF (scan_lws).
  */
 #include "sip.h"
 #include "chars.h"
+#include "scan.h"
 
 #include <errno.h>
-
-/* Skips SP, HTAB and folding (CRLF followed by SP/HTAB). */
-static const char *skip_lws(const char *p, const char *end)
-{
-	while (p < end) {
-		if (*p == ' ' || *p == '\t') {
-			p++;
-		} else if (*p == '\r' && end - p >= 3 && p[1] == '\n' &&
-			   (p[2] == ' ' || p[2] == '\t')) {
-			p += 3;
-		} else {
-			break;
-		}
-	}
-	return p;
-}
 
 /* p at the opening quote; returns the byte after the closing quote or NULL. */
 static const char *scan_quoted(const char *p, const char *end)
@@ -40,44 +26,39 @@ static const char *scan_quoted(const char *p, const char *end)
 	return NULL;
 }
 
-static bool is_value_char(unsigned char c)
-{
-	return ch_is(c, CH_TOKEN) || c == ':' || c == '[' || c == ']';
-}
-
 int sip_param_next(slice *rest, slice *name, slice *value)
 {
 	const char *p = rest->p, *end = slice_end(*rest), *start;
 
-	p = skip_lws(p, end);
+	p = scan_lws(p, end);
 	if (p >= end) {
 		*rest = slice_make(end, 0);
 		return 0;
 	}
 	if (*p == ';')
-		p = skip_lws(p + 1, end); /* a ';' must introduce a parameter */
+		p = scan_lws(p + 1, end); /* a ';' must introduce a parameter */
 	for (start = p; p < end && ch_is((unsigned char)*p, CH_TOKEN); p++)
 		;
 	if (p == start)
 		return -EINVAL;
 	*name = slice_between(start, p);
 	*value = slice_make(p, 0);
-	p = skip_lws(p, end);
+	p = scan_lws(p, end);
 	if (p < end && *p == '=') {
-		p = skip_lws(p + 1, end);
+		p = scan_lws(p + 1, end);
 		start = p;
 		if (p < end && *p == '"') {
 			p = scan_quoted(p, end);
 			if (!p)
 				return -EINVAL;
 		} else {
-			while (p < end && is_value_char((unsigned char)*p))
+			while (p < end && ch_is((unsigned char)*p, CH_PVALUE))
 				p++;
 		}
 		if (p == start)
 			return -EINVAL;
 		*value = slice_between(start, p);
-		p = skip_lws(p, end);
+		p = scan_lws(p, end);
 	}
 	if (p < end && *p != ';')
 		return -EINVAL;

@@ -191,20 +191,26 @@ static bool looks_like_bare_ipv6(const char *p, const char *end)
 	return colons >= 2;
 }
 
-/* hostname: labels of alphanum and '-' (not at either end), split by '.'. */
+/* hostname: labels of alphanum and '-' (not at either end), split by '.',
+ * an optional final '.' (RFC 3261 §25.1). One pass, label by label. */
 static int parse_hostname(const char **pp, const char *end, struct sip_uri *out)
 {
 	const char *p = *pp, *start = p;
-	char prev = '.';
 
-	for (; p < end && ch_is((unsigned char)*p, CH_HOST); p++) {
-		if ((*p == '.' || *p == '-') &&
-		    (prev == '.' || (*p == '.' && prev == '-')))
+	for (;;) {
+		const char *label = p;
+
+		while (p < end && (ch_is((unsigned char)*p, CH_ALPHA | CH_DIGIT) || *p == '-'))
+			p++;
+		if (p == label || *label == '-' || p[-1] == '-')
 			return -EINVAL;
-		prev = *p;
+		if (p >= end || *p != '.')
+			break;
+		if (++p < end && *p == '.')
+			return -EINVAL;
+		if (p >= end || !ch_is((unsigned char)*p, CH_ALPHA | CH_DIGIT))
+			break;
 	}
-	if (p == start || prev == '-')
-		return -EINVAL;
 	out->host = slice_between(start, p);
 	out->host_type = ch_is((unsigned char)*start, CH_DIGIT) && is_ipv4(start, p) ?
 			 SIP_HOST_IPV4 : SIP_HOST_NAME;
