@@ -2,13 +2,15 @@
 """Through a real NAT (t/integ/phnat.py: network namespaces, iptables
 MASQUERADE --random): a sipp phone on the private LAN registers its private
 Contact with pinhole on the public side; pinhole's binding shows the NAT's
-public address; keepalive OPTIONS cross the NAT back to the phone and their
-answers are recorded; after the NAT forgets its mappings and the phone
-registers again, the binding follows the new mapping and the pings with it.
-Needs root (skipped with the reason otherwise)."""
+public address; a sipp phone on the public side calls it and the INVITE
+(and the BYE) cross the NAT to it; keepalive OPTIONS cross the NAT too and
+their answers are recorded; after the NAT forgets its mappings and the
+phone registers again, the binding, calls and pings follow the new
+mapping. Needs root (skipped with the reason otherwise)."""
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 
@@ -51,23 +53,67 @@ nat = { keepalive = { interval = 2; method = "options"; }; };
         return self
 
 
-def run_ua(bed, tmp, tag):
-    """The phone: registers, then answers pings for UA_MS ms. (exit status,
-    messages sipp saw)."""
+def start_ua(bed, tmp, tag):
+    """The phone: registers, then for UA_MS ms answers pings and calls."""
     wd = os.path.join(tmp, tag)
     os.makedirs(wd, exist_ok=True)
-    p = bed.ns(bed.lan, "sipp", "-sf", os.path.join(HERE, "sipp", "nat_ua.xml"),
-               "-oocsf", os.path.join(HERE, "sipp", "nat_ua_ooc.xml"),
-               "-s", "alice", "-i", phnat.LAN_IP, "-p", "5060", "-m", "1", "-d", str(UA_MS),
-               "-timeout", "30s", "-nostdin", "-trace_msg", "-message_file",
-               os.path.join(wd, "messages.log"), "%s:5060" % phnat.WAN_IP,
-               check=False, timeout=60)
+    log = os.path.join(wd, "ua.log")
+    p = bed.popen(bed.lan, ["sipp", "-sf", os.path.join(HERE, "sipp", "nat_ua.xml"),
+                            "-oocsf", os.path.join(HERE, "sipp", "nat_ua_ooc.xml"),
+                            "-s", "alice", "-i", phnat.LAN_IP, "-p", "5060", "-m", "1",
+                            "-d", str(UA_MS), "-timeout", "30s", "-nostdin", "-trace_msg",
+                            "-message_file", log, "%s:5060" % phnat.WAN_IP],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=wd)
+    return p, log
+
+
+def finish(p, log):
+    """Exit status of a sipp run and the messages it saw."""
     try:
-        with open(os.path.join(wd, "messages.log"), errors="replace") as f:
-            log = f.read()
+        rc = p.wait(60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = p.wait()
+    try:
+        with open(log, errors="replace") as f:
+            return rc, f.read()
     except OSError:
-        log = ""
-    return p.returncode, log
+        return rc, ""
+
+
+def call(bed, tmp, tag):
+    """A phone on the public side calls alice: INVITE, 200, ACK, BYE."""
+    wd = os.path.join(tmp, tag)
+    os.makedirs(wd, exist_ok=True)
+    log = os.path.join(wd, "caller.log")
+    p = bed.popen(bed.wan, ["sipp", "-sf", os.path.join(HERE, "sipp", "nat_caller.xml"),
+                            "-s", "alice", "-i", phnat.WAN_IP, "-p", "5070", "-m", "1",
+                            "-timeout", "20s", "-nostdin", "-trace_msg", "-message_file", log,
+                            "%s:5060" % phnat.WAN_IP],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=wd)
+    return finish(p, log)
+
+
+def registered(srv, before):
+    """Waits until the registrar accepted one more REGISTER than before."""
+    return wait_for(lambda: srv.stats("registrar").get("registrar.accepted_regs", 0) > before,
+                    timeout=5)
+
+
+def accepted(srv):
+    return srv.stats("registrar").get("registrar.accepted_regs", 0)
+
+
+def test_call(tap, bed, srv, ua, what):
+    """Calls the phone while it runs (ua: its Popen and log)."""
+    rc, log = call(bed, srv.tmp, what.replace(" ", "-"))
+    tap.eq(rc, 0, "%s: a public phone calls the phone behind the NAT (INVITE, 200, ACK, BYE)" % what)
+    rc, log = finish(*ua)
+    tap.eq(rc, 0, "%s: the phone took the call and answered the pings (sipp exit 0)" % what)
+    tap.ok(re.search(r"^INVITE sip:alice@10\.0\.2\.15:5060 SIP/2\.0", log, re.M) and
+           re.search(r"^BYE sip:alice@", log, re.M),
+           "%s: INVITE and BYE crossed the NAT to the phone" % what)
+    return log
 
 
 def nat_show(srv):
@@ -83,8 +129,9 @@ def received_port(b):
 
 
 def test_register_and_ping(tap, bed, srv):
-    rc, log = run_ua(bed, srv.tmp, "first")
-    tap.eq(rc, 0, "the phone behind the NAT registers (sipp exit 0)")
+    ua = start_ua(bed, srv.tmp, "first")
+    tap.ok(registered(srv, 0), "the phone behind the NAT registers")
+    log = test_call(tap, bed, srv, ua, "first mapping")
     b = nat_show(srv)
     port = received_port(b)
     tap.ok(port is not None, "pinhole sees the NAT's public address as received", b)
@@ -108,8 +155,10 @@ def test_register_and_ping(tap, bed, srv):
 def test_new_mapping(tap, bed, srv, old_port, old_pongs):
     bed.flush_nat()
     tap.ok("dport=%d" % old_port not in bed.mappings(), "NAT mappings flushed")
-    rc, log = run_ua(bed, srv.tmp, "second")
-    tap.eq(rc, 0, "the phone registers again")
+    before = accepted(srv)
+    ua = start_ua(bed, srv.tmp, "second")
+    tap.ok(registered(srv, before), "the phone registers again")
+    log = test_call(tap, bed, srv, ua, "new mapping")
     b = nat_show(srv)
     port = received_port(b)
     tap.ok(port is not None and port != old_port,
