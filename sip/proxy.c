@@ -328,24 +328,35 @@ static int location_targets(struct proxy_ctx *pc, const struct sip_uri *u)
 	return 0;
 }
 
+/* Not an open relay: a request leaves for another host only when it
+ * comes from a user of ours, or belongs to a dialog we record-routed. */
+static bool may_relay(const struct proxy_ctx *pc)
+{
+	const struct sip_msg *m = pc->msg;
+
+	return conf_is_local_domain(pc->conf, m->from.uri.host) ||
+	       (pc->plan.pop > 0 && m->to.tag.len > 0);
+}
+
 static int find_targets(struct proxy_ctx *pc)
 {
 	const struct sip_msg *m = pc->msg;
 	const struct sip_uri *u = pc->plan.ruri_from >= 0
 				  ? &pc->routes.v[pc->plan.ruri_from].uri : &m->ruri;
+	bool local = pc->plan.next < 0 && proxy_uri_is_local(pc->conf, u);
 
-	if (pc->plan.next >= 0)
-		return next_hop_target(pc, &pc->routes.v[pc->plan.next].uri);
-	if (proxy_uri_is_local(pc->conf, u)) {
-		if (u->user.len)
-			return location_targets(pc, u);
+	if (local && u->user.len)
+		return location_targets(pc, u);
+	if (local) {
 		reply(pc, 404, "Not Here", NULL);
 		return -1;
 	}
-	if (pc->plan.pop == 0 && !conf_is_local_domain(pc->conf, m->from.uri.host)) {
+	if (!may_relay(pc)) {
 		reply(pc, 403, "Relaying Denied", NULL);
 		return -1;
 	}
+	if (pc->plan.next >= 0)
+		return next_hop_target(pc, &pc->routes.v[pc->plan.next].uri);
 	return next_hop_target(pc, u);
 }
 
