@@ -5,13 +5,14 @@
 #   make check-asan   the same tests built with ASan + UBSan (in build-asan/)
 #   make run          start pinhole in the foreground with conf/pinhole.conf
 #   make fuzz         build the libFuzzer parser harness and run it for 60 s
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local SYSCONFDIR=$(PREFIX)/etc DESTDIR=
 #
 # Every .c file of the part folders goes into one static library; the two
 # programs and every unit test link against it.
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
+SYSCONFDIR ?= $(PREFIX)/etc
 DESTDIR ?=
 CC      ?= cc
 PARTS   := base master workers sip relay shm timer db conf ctl
@@ -119,11 +120,11 @@ fuzz: deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/etc/pinhole $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(SYSCONFDIR)/pinhole $(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(BUILD)/pinhole $(DESTDIR)$(PREFIX)/sbin/pinhole
 	install -m 0755 $(BUILD)/pinholectl $(DESTDIR)$(PREFIX)/bin/pinholectl
-	install -m 0644 conf/pinhole.conf $(DESTDIR)$(PREFIX)/etc/pinhole/pinhole.conf
+	install -m 0644 conf/pinhole.conf $(DESTDIR)$(SYSCONFDIR)/pinhole/pinhole.conf
 	install -m 0644 conf/pinhole.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/pinhole.conf.5
 	install -m 0644 master/pinhole.8 $(DESTDIR)$(PREFIX)/share/man/man8/pinhole.8
 	install -m 0644 ctl/pinholectl.8 $(DESTDIR)$(PREFIX)/share/man/man8/pinholectl.8
