@@ -66,7 +66,8 @@ static bool is_silent(const struct ka_batch *kb, const struct loc_binding *b)
 }
 
 static void collect_one(struct ka_batch *kb, const struct loc_handle *h,
-			uint32_t aor_hash, const struct loc_binding *b)
+			uint32_t aor_hash, const struct loc_binding *b,
+			const struct sockaddr_storage *dst)
 {
 	struct ka_ping *p;
 
@@ -75,8 +76,7 @@ static void collect_one(struct ka_batch *kb, const struct loc_handle *h,
 		return;
 	}
 	p = &kb->ping[kb->n];
-	if (ka_target(b, &p->dst) < 0)
-		return;
+	p->dst = *dst;
 	p->id = (struct ka_id){ h->bucket, aor_hash, ka_hash(b->contact), 0 };
 	p->socket = b->socket;
 	p->contact_len = (uint16_t)b->contact.len;
@@ -85,17 +85,19 @@ static void collect_one(struct ka_batch *kb, const struct loc_handle *h,
 }
 
 /* loc_walk callback, under the bucket lock: drops silent bindings, copies
- * the others' ping data. */
+ * the others' ping data. A binding the timer cannot ping (TCP/TLS, no IP
+ * address) is neither pinged nor dropped. */
 static int collect(struct loc_handle *h, void *arg)
 {
 	struct ka_batch *kb = arg;
 	uint32_t aor_hash = ka_hash(h->key);
+	struct sockaddr_storage dst;
 	struct loc_binding b;
 	bool changed = false;
 
 	for (unsigned i = loc_count_locked(h); i-- > 0;) {
 		if (loc_get_locked(h, i, &b) < 0 || b.expires <= kb->now_s ||
-		    !keepalive_flagged(kb->conf, &b))
+		    !keepalive_flagged(kb->conf, &b) || ka_target(&b, &dst) < 0)
 			continue;
 		if (is_silent(kb, &b)) {
 			loc_del_locked(h, i);
@@ -104,7 +106,7 @@ static int collect(struct loc_handle *h, void *arg)
 			changed = true;
 			continue;
 		}
-		collect_one(kb, h, aor_hash, &b);
+		collect_one(kb, h, aor_hash, &b, &dst);
 	}
 	if (changed && registrar_persist_locked(kb->conf, h) < 0)
 		LOG_ERR("keepalive: removal of silent bindings of %.*s not stored",
@@ -112,22 +114,24 @@ static int collect(struct loc_handle *h, void *arg)
 	return 0;
 }
 
+static bool socket_fits(const struct pinhole_conf *conf, unsigned i, int family)
+{
+	const struct conf_listen *l = &conf->listen[i];
+	bool v6 = strchr(l->address, ':') != NULL;
+
+	return l->proto == CONF_PROTO_UDP && ka_listens->fd[i] >= 0 &&
+	       v6 == (family == AF_INET6);
+}
+
 /* The binding's own socket when it is a UDP socket of the target's
  * family, else the first such one. */
 static int socket_for(const struct pinhole_conf *conf, const struct ka_ping *p)
 {
-	for (int pass = 0; pass < 2; pass++) {
-		for (unsigned i = pass ? 0 : p->socket; i < ka_listens->n; i++) {
-			const struct conf_listen *l = &conf->listen[i];
-			bool v6 = memchr(l->address, ':', strlen(l->address)) != NULL;
-
-			if (l->proto == CONF_PROTO_UDP && ka_listens->fd[i] >= 0 &&
-			    v6 == (p->dst.ss_family == AF_INET6))
-				return (int)i;
-			if (!pass)
-				break;
-		}
-	}
+	if (p->socket < ka_listens->n && socket_fits(conf, p->socket, p->dst.ss_family))
+		return p->socket;
+	for (unsigned i = 0; i < ka_listens->n; i++)
+		if (socket_fits(conf, i, p->dst.ss_family))
+			return (int)i;
 	return -1;
 }
 

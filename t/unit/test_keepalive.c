@@ -314,7 +314,7 @@ static unsigned drain(int fd, char *last, size_t cap)
 
 static void clear_all(void)
 {
-	static const char *const aors[] = { "alice@example.com" };
+	static const char *const aors[] = { "alice@example.com", "tcp@example.com" };
 	struct loc_handle h;
 
 	for (size_t i = 0; i < ARRAY_LEN(aors); i++) {
@@ -384,6 +384,11 @@ static void test_task(void)
 	    LOC_F_NAT | LOC_F_KEEPALIVE, now_s() - 100);
 	put("user2@example.com", "sip:user2@10.0.2.15:5060", la4("127.0.0.1", sport),
 	    LOC_F_NAT | LOC_F_KEEPALIVE, now_s() - 100);
+	struct loc_addr tcp = la4("127.0.0.1", sport);
+
+	tcp.proto = CONF_PROTO_TCP;
+	put("tcp@example.com", "sip:tcp@10.0.2.15:5060;transport=tcp", tcp,
+	    LOC_F_NAT | LOC_F_KEEPALIVE, now_s() - 100);
 	{
 		struct loc_handle h;
 
@@ -397,6 +402,7 @@ static void test_task(void)
 	IS_INT(got, 299, "and no longer pinged");
 	OK(get("user1@example.com", 0).contact.len == 0, "the silent one is gone");
 	OK(get("user2@example.com", 0).contact.len > 0, "one that answered lately stays");
+	OK(get("tcp@example.com", 0).contact.len > 0, "one the timer cannot ping (TCP) stays");
 	conf.nat.keepalive.timeout = 0;
 	close(ls.fd[0]);
 	close(sink);
