@@ -46,6 +46,8 @@ BENCH_BIN := $(BENCH_SRC:contrib/bench/%.c=$(BUILD)/bench/%)
 CONFORMANCE_DIR ?= $(abspath ../shared/conformance)
 export CONFORMANCE_DIR
 
+.SECONDARY:
+
 .PHONY: all test test-only check-asan run fuzz install clean deps unit integ bench
 
 all: $(BUILD)/pinhole $(BUILD)/pinholectl
