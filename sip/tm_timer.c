@@ -73,10 +73,16 @@ void tm_settle_locked(uint32_t idx, int64_t now)
  * gets 500 so the caller is not left waiting. */
 static void guard_fire(const struct pinhole_conf *conf, struct tm_slot *t, int64_t now)
 {
+	static int64_t last_log;
+	static unsigned ended;
 	struct tm_branch *b = tm_branches(t);
 
-	LOG_WARN("transaction %s ended by its guard timer",
-		 sip_method_name((enum sip_method)t->method));
+	ended++;
+	if (now - last_log >= 10000) {
+		LOG_WARN("%u transaction(s) ended by their guard timer", ended);
+		last_log = now;
+		ended = 0;
+	}
 	if (!(t->flags & TM_F_FINAL))
 		tm_reply_locked(conf, t, 500, "Transaction Timeout", NULL, now);
 	t->uas = TM_UAS_TERMINATED;

@@ -343,7 +343,8 @@ void tm_uas_timers_locked(const struct pinhole_conf *conf, struct tm_slot *t, in
 		uint32_t t2 = tm_t2(conf);
 
 		STAT_INC(TM_RETRANSMISSIONS);
-		tm_send(&t->up, shm_ptr(t->resp), t->resp_len);
+		if (t->resp)
+			tm_send(&t->up, shm_ptr(t->resp), t->resp_len);
 		t->g_ms = t->g_ms * 2 < t2 ? t->g_ms * 2 : t2;
 		t->g_at = now + t->g_ms;
 	}
