@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#define TIMER_TICK_MS 50
+#define TIMER_TICK_MS 100
 
 struct timer_task {
 	const char *name;
