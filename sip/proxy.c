@@ -58,6 +58,8 @@ static void reply(struct proxy_ctx *pc, unsigned code, const char *reason, const
 	if (pc->silent)
 		return;
 	if (pc->have_ref) {
+		if (code >= 300)
+			STAT_INC(CORE_ERR_REQUESTS);
 		tm_reply(pc->conf, pc->ref, code, reason, extra);
 		return;
 	}
