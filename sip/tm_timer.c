@@ -10,7 +10,8 @@
  * may produce the final response) and then the server side. A slot whose
  * server side and every branch have ended is freed; the guard, set at
  * creation from fr, fr_inv and T1, ends anything a lost message or a dead
- * worker left behind, so no transaction outlives it.
+ * worker left behind, so no transaction outlives it; a sweep puts back on
+ * the wheel any slot a killed process left off it.
  */
 #include "tm_int.h"
 
@@ -66,6 +67,8 @@ void tm_settle_locked(uint32_t idx, int64_t now)
 		tm_slot_free_locked(idx);
 		return;
 	}
+	if (!next_due(t))
+		t->guard_at = now;   /* nothing left to wait for: end it */
 	tm_wheel_arm_locked(tm_stripe_of(idx), idx, next_due(t), now);
 }
 
@@ -107,15 +110,34 @@ static void fire(uint32_t idx, void *arg)
 	tm_settle_locked(idx, fc->now);
 }
 
+/* Under a stripe's lock every live slot is on the wheel, except one a
+ * process killed mid-change left behind: it is put back (or ended).
+ * One stripe per run, so a pass over the table takes TM_STRIPES runs. */
+static void sweep_locked(uint32_t s, int64_t now)
+{
+	uint32_t per = tm_table()->per_stripe;
+
+	for (uint32_t i = s * per; i < (s + 1) * per; i++) {
+		struct tm_slot *t = tm_slot_at(i);
+
+		if (t->live && !t->wbucket)
+			tm_settle_locked(i, now);
+	}
+}
+
 void tm_timer_run(const struct pinhole_conf *conf, int64_t now_ms)
 {
+	static uint32_t sweep_next;
 	struct fire_ctx fc = { .conf = conf, .now = now_ms };
 
 	if (!tm_table())
 		return;
 	for (uint32_t s = 0; s < TM_STRIPES; s++) {
 		tm_stripe_lock(s);
+		if (s == sweep_next)
+			sweep_locked(s, now_ms);
 		tm_wheel_advance_locked(s, now_ms, fire, &fc);
 		tm_stripe_unlock(s);
 	}
+	sweep_next = (sweep_next + 1) % TM_STRIPES;
 }

@@ -94,51 +94,50 @@ void tm_wheel_disarm_locked(uint32_t s, uint32_t idx)
 	tm_slot_at(idx)->due = 0;
 }
 
-/* Detaches a whole bucket; returns its first slot + 1. */
-static uint32_t detach(struct tm_stripe *st, uint16_t wb)
-{
-	uint32_t *head = head_of(st, wb), first = *head;
-
-	*head = 0;
-	return first;
-}
-
-/* Every 256 ticks: the second-level bucket of this chunk moves down. */
+/* Every 256 ticks: the second-level bucket of this chunk moves down
+ * (never into itself: see place()). */
 static void cascade(struct tm_stripe *st, int64_t tick)
 {
-	uint32_t n = detach(st, (uint16_t)(LEVEL2_BASE + (tick >> 8) % TM_WHEEL));
+	uint32_t *head = head_of(st, (uint16_t)(LEVEL2_BASE + (tick >> 8) % TM_WHEEL));
 
-	while (n) {
-		struct tm_slot *t = tm_slot_at(n - 1);
-		uint32_t next = t->wnext;
+	while (*head) {
+		uint32_t idx = *head - 1;
 
-		t->wbucket = 0;
-		t->wnext = t->wprev = 0;
-		place(st, n - 1, tick_of(t->due));
-		n = next;
+		unlink_from(st, idx);
+		place(st, idx, tick_of(tm_slot_at(idx)->due));
 	}
 }
 
+/* Slots are taken off one at a time, so a process dying here leaves at
+ * worst slots off the wheel (found again by the timer's sweep), never a
+ * broken list. Those not due yet (a tick 256 later) go back at the end. */
 static unsigned run_bucket(struct tm_stripe *st, int64_t tick, int64_t now,
 			   void (*fire)(uint32_t idx, void *arg), void *arg)
 {
-	uint32_t n = detach(st, (uint16_t)(1 + tick % TM_WHEEL));
+	uint32_t *head = head_of(st, (uint16_t)(1 + tick % TM_WHEEL)), later = 0;
 	unsigned fired = 0;
 
 	st->next_tick = tick + 1;
-	while (n) {
-		struct tm_slot *t = tm_slot_at(n - 1);
-		uint32_t next = t->wnext;
+	while (*head) {
+		uint32_t idx = *head - 1;
+		struct tm_slot *t = tm_slot_at(idx);
 
-		t->wbucket = 0;
-		t->wnext = t->wprev = 0;
+		unlink_from(st, idx);
 		if (t->due > now) {
-			place(st, n - 1, tick_of(t->due));
-		} else {
-			fire(n - 1, arg);
-			fired++;
+			t->wnext = later;
+			later = idx + 1;
+			continue;
 		}
-		n = next;
+		fire(idx, arg);
+		fired++;
+	}
+	while (later) {
+		struct tm_slot *t = tm_slot_at(later - 1);
+		uint32_t idx = later - 1;
+
+		later = t->wnext;
+		t->wnext = 0;
+		place(st, idx, tick_of(t->due));
 	}
 	return fired;
 }

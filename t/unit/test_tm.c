@@ -6,8 +6,9 @@
  * tm_timer_run: 100 Trying, forwarding and Record-Route, provisional and
  * 2xx relayed, retransmissions absorbed, Timer A/B/C/G, 408, CANCEL and
  * 487, parallel forking with a 6xx, serial forking by q, 480, loop 482,
- * unmatched responses, a full table answered 503, and the table empty
- * again once every timer has run out.
+ * unmatched responses, slots a killed process left off the wheel, a full
+ * table answered 503, and the table empty again once every timer has run
+ * out.
  */
 #include "../../sip/proxy_int.h"
 #include "tap.h"
@@ -640,6 +641,30 @@ static void test_unmatched(void)
 	OK(!recv_on(caller_fd, 50), "nothing relayed");
 }
 
+/* A process killed between taking a slot and arming it leaves it off the
+ * wheel: the timer's sweep finds it and its guard (or, with no timer at
+ * all, an immediate end) frees it. */
+static void test_orphans_swept(void)
+{
+	uint32_t a, b;
+	uint64_t active;
+
+	settle_all();
+	active = tm_active_count();
+	tm_stripe_lock(9);
+	tm_slot_alloc_locked(9, &a);
+	tm_slot_alloc_locked(9, &b);
+	tm_slot_at(a)->guard_at = fake_now + 5000;
+	tm_stripe_unlock(9);
+	IS_INT(tm_active_count(), active + 2, "two slots left off the wheel");
+	for (unsigned i = 0; i < TM_STRIPES; i++)
+		tick(50);
+	IS_INT(tm_active_count(), active + 1, "the sweep ends the one without any timer");
+	OK(tm_slot_at(a)->wbucket != 0, "and puts the other back on the wheel");
+	tick(5000);
+	IS_INT(tm_active_count(), active, "which its guard then ends");
+}
+
 static void test_table_full(void)
 {
 	static struct sip_msg m;
@@ -710,6 +735,7 @@ int main(void)
 	test_not_registered();
 	test_loop();
 	test_unmatched();
+	test_orphans_swept();
 	test_table_full();
 	shm_detach();
 	return tap_done();
