@@ -163,7 +163,7 @@ int tm_slot_alloc_locked(uint32_t s, uint32_t *idx);
 void tm_slot_free_locked(uint32_t idx);
 void tm_hash_insert_locked(uint32_t idx);
 /* The chain of key (in its stripe) for the caller to compare: slot + 1,
- * 0 at the end. */
+ * 0 at the end; tm_hash_next_locked takes the slot itself. */
 uint32_t tm_hash_first_locked(uint64_t key);
 uint32_t tm_hash_next_locked(uint32_t idx);
 uint32_t tm_stripe_for_key(uint64_t key);
@@ -210,6 +210,9 @@ void tm_addr_to_sockaddr(const struct tm_addr *a, struct sockaddr_storage *ss, s
 void tm_addr_from_loc(const struct loc_addr *la, uint8_t socket, struct tm_addr *out);
 /* Copies a message into a new shm object; 0 when full. */
 shm_off tm_store(const char *buf, size_t len);
+/* The parse of a message stored in shm (valid under the slot's lock);
+ * -ENOENT for none. */
+int tm_parse_stored(shm_off off, uint32_t len, struct sip_msg *msg);
 
 /* ---- tm_uas.c: the server side -------------------------------------- */
 
@@ -286,8 +289,5 @@ int proxy_build_cancel(const struct sip_msg *req, char *out, size_t cap, size_t 
 /* ACK for a non-2xx final response to an INVITE we sent (§17.1.1.3). */
 int proxy_build_ack(const struct sip_msg *req, const struct sip_msg *resp, char *out,
 		    size_t cap, size_t *len);
-
-/* The parse of a message stored in shm (valid under the slot's lock). */
-int tm_parse_stored(shm_off off, uint32_t len, struct sip_msg *msg);
 
 #endif
