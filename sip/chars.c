@@ -4,9 +4,10 @@
  */
 #include "chars.h"
 
-#define A (CH_TOKEN | CH_PVALUE | CH_ALPHA | CH_UNRESERVED | CH_HOST | CH_WORD)
+#define A (CH_TOKEN | CH_PVALUE | CH_ALPHA | CH_UNRESERVED | CH_HOST | CH_LABEL | CH_WORD)
 #define AH (A | CH_HEX)
-#define D (CH_TOKEN | CH_PVALUE | CH_DIGIT | CH_HEX | CH_UNRESERVED | CH_HOST | CH_WORD)
+#define D (CH_TOKEN | CH_PVALUE | CH_DIGIT | CH_HEX | CH_UNRESERVED | CH_HOST | CH_LABEL | \
+	   CH_WORD)
 
 const unsigned short sip_chars[256] = {
 	[' '] = CH_WS, ['\t'] = CH_WS,
@@ -22,7 +23,7 @@ const unsigned short sip_chars[256] = {
 	['M'] = A, ['N'] = A, ['O'] = A, ['P'] = A, ['Q'] = A, ['R'] = A,
 	['S'] = A, ['T'] = A, ['U'] = A, ['V'] = A, ['W'] = A, ['X'] = A,
 	['Y'] = A, ['Z'] = A,
-	['-'] = CH_TOKEN | CH_PVALUE | CH_UNRESERVED | CH_HOST | CH_WORD,
+	['-'] = CH_TOKEN | CH_PVALUE | CH_UNRESERVED | CH_HOST | CH_LABEL | CH_WORD,
 	['.'] = CH_TOKEN | CH_PVALUE | CH_UNRESERVED | CH_HOST | CH_WORD,
 	['!'] = CH_TOKEN | CH_PVALUE | CH_UNRESERVED | CH_WORD,
 	['%'] = CH_TOKEN | CH_PVALUE | CH_WORD,

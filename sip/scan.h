@@ -42,9 +42,7 @@ static inline const char *scan_lws(const char *p, const char *end)
 /* Skips token characters (RFC 3261 §25.1 token). */
 static inline const char *scan_token(const char *p, const char *end)
 {
-	while (p < end && ch_is((unsigned char)*p, CH_TOKEN))
-		p++;
-	return p;
+	return ch_span(p, end, CH_TOKEN);
 }
 
 /* Whether s equals lc ignoring ASCII case; lc is lower case, n its length.
@@ -62,6 +60,15 @@ static inline bool scan_name_is(slice s, const char *lc, uint32_t n)
 			return false;
 	}
 	return true;
+}
+
+/* Unaligned native-order loads for word-wise compares. */
+static inline uint32_t scan_load4(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
 }
 
 /* Whether s is a non-empty token. */

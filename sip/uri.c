@@ -27,18 +27,14 @@ static bool is_hex(char c)
 /* Advances over bytes of class cls and %HH escapes; NULL on a bad escape. */
 static const char *scan_class(const char *p, const char *end, unsigned cls)
 {
-	while (p < end) {
-		if (ch_is((unsigned char)*p, cls)) {
-			p++;
-		} else if (*p == '%') {
-			if (end - p < 3 || !is_hex(p[1]) || !is_hex(p[2]))
-				return NULL;
-			p += 3;
-		} else {
-			break;
-		}
+	for (;;) {
+		p = ch_span(p, end, cls);
+		if (p == end || *p != '%')
+			return p;
+		if (end - p < 3 || !is_hex(p[1]) || !is_hex(p[2]))
+			return NULL;
+		p += 3;
 	}
-	return p;
 }
 
 static bool is_scheme_char(char c)
@@ -65,12 +61,30 @@ static uint8_t scheme_id(slice s)
 	return SIP_SCHEME_OTHER;
 }
 
-/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" */
+/* Whether p starts with "sip:", "sip" in any case: one word compare (| 0x20
+ * folds only 'S', 'I', 'P' onto 's', 'i', 'p'; the ':' is compared as is). */
+static bool is_sip_colon(const char *p, const char *end)
+{
+	uint32_t lc, fold;
+
+	memcpy(&lc, "sip:", 4);
+	memcpy(&fold, "\x20\x20\x20\x00", 4);
+	return end - p >= 4 && (scan_load4(p) | fold) == lc;
+}
+
+/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"; the usual
+ * "sip:" is taken in one compare. */
 static int parse_scheme(const char **pp, const char *end, struct sip_uri *out,
 			const char **reason)
 {
 	const char *p = *pp, *start = p;
 
+	if (is_sip_colon(p, end)) {
+		out->scheme = slice_make(p, 3);
+		out->scheme_id = SIP_SCHEME_SIP;
+		*pp = p + 4;
+		return 0;
+	}
 	if (p == end || !ch_is((unsigned char)*p, CH_ALPHA))
 		return fail(reason, "Missing URI scheme");
 	for (p++; p < end && is_scheme_char(*p); p++)
@@ -92,7 +106,7 @@ static int parse_scheme(const char **pp, const char *end, struct sip_uri *out,
 static int parse_userinfo(const char **pp, const char *end,
 			  struct sip_uri *out, const char **reason)
 {
-	const char *p = *pp, *colon = NULL;
+	const char *p = ch_span(*pp, end, CH_UNRESERVED | CH_PASSWD), *colon = NULL;
 
 	for (; p < end; p++) {
 		unsigned char c = (unsigned char)*p;
@@ -191,29 +205,49 @@ static bool looks_like_bare_ipv6(const char *p, const char *end)
 	return colons >= 2;
 }
 
+/* A label that may be part of an IPv4 address: 1-3 digits worth 0..255. */
+static bool is_octet(const char *p, const char *end)
+{
+	unsigned v = 0;
+
+	if (end - p > 3)
+		return false;
+	for (; p < end; p++) {
+		if (!scan_is_digit(*p))
+			return false;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	return v <= 255;
+}
+
 /* hostname: labels of alphanum and '-' (not at either end), split by '.',
- * an optional final '.' (RFC 3261 §25.1). One pass, label by label. */
+ * an optional final '.' (RFC 3261 §25.1); an IPv4 address when it is four
+ * octet labels without the final '.'. One pass, label by label. */
 static int parse_hostname(const char **pp, const char *end, struct sip_uri *out)
 {
 	const char *p = *pp, *start = p;
+	unsigned octets = 0;
+	bool v4 = true;
 
 	for (;;) {
 		const char *label = p;
 
-		while (p < end && (ch_is((unsigned char)*p, CH_ALPHA | CH_DIGIT) || *p == '-'))
-			p++;
+		p = ch_span(p, end, CH_LABEL);
 		if (p == label || *label == '-' || p[-1] == '-')
 			return -EINVAL;
+		v4 = v4 && is_octet(label, p);
+		octets++;
 		if (p >= end || *p != '.')
 			break;
 		if (++p < end && *p == '.')
 			return -EINVAL;
-		if (p >= end || !ch_is((unsigned char)*p, CH_ALPHA | CH_DIGIT))
+		if (p >= end || !ch_is((unsigned char)*p, CH_ALPHA | CH_DIGIT)) {
+			v4 = false;
 			break;
+		}
 	}
 	out->host = slice_between(start, p);
-	out->host_type = ch_is((unsigned char)*start, CH_DIGIT) && is_ipv4(start, p) ?
-			 SIP_HOST_IPV4 : SIP_HOST_NAME;
+	out->host_type = v4 && octets == 4 ? SIP_HOST_IPV4 : SIP_HOST_NAME;
 	*pp = p;
 	return 0;
 }
