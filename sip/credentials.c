@@ -98,7 +98,7 @@ int sip_credentials_parse(slice value, struct sip_credentials *out,
 	value = slice_trim(value);
 	p = value.p;
 	end = value.len ? slice_end(value) : p;
-	*out = (struct sip_credentials){ 0 };
+	scan_zero(out, sizeof(*out));
 	q = scan_token(p, end);
 	if (q == p)
 		return fail(reason, "Malformed credentials");

@@ -444,7 +444,7 @@ static int parse_request_uri(struct parser *ps)
 	const char *reason;
 
 	if (!msg->is_request) {
-		msg->ruri = (struct sip_uri){ 0 };
+		scan_zero(&msg->ruri, sizeof(msg->ruri));
 		return 0;
 	}
 	if (msg->ruri_raw.p[0] == '<')

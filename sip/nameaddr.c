@@ -175,8 +175,10 @@ int sip_nameaddr_parse(slice value, struct sip_nameaddr *out,
 	value = slice_trim(value);
 	p = value.p;
 	end = value.len ? slice_end(value) : p;
-	*out = (struct sip_nameaddr){ .raw = value, .params = slice_make(end, 0),
-				      .q = -1 };
+	scan_zero(out, sizeof(*out));
+	out->raw = value;
+	out->params = slice_make(end, 0);
+	out->q = -1;
 	if (p == end)
 		return fail(reason, "Empty name-addr");
 	if (*p != '"' && *p != '<' && starts_addr_spec(p, end)) {

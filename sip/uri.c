@@ -469,9 +469,10 @@ int sip_uri_parse(slice in, struct sip_uri *out, const char **reason)
 {
 	const char *p = in.p, *end = in.len ? slice_end(in) : p;
 
+	scan_zero(out, sizeof(*out));
+	out->raw = in;
 	/* empty lists point at the end, so callers may iterate them */
-	*out = (struct sip_uri){ .raw = in, .params = slice_make(end, 0),
-				 .headers = slice_make(end, 0) };
+	out->params = out->headers = slice_make(end, 0);
 	if (parse_scheme(&p, end, out, reason) < 0)
 		return -EINVAL;
 	switch (out->scheme_id) {

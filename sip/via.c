@@ -271,7 +271,8 @@ static int via_parm(const char *p, const char *end, struct sip_via *v,
 	const char *start = p, *stop = parm_end(p, end), *q;
 	uint32_t port;
 
-	*v = (struct sip_via){ .ttl = -1 };
+	scan_zero(v, sizeof(*v));
+	v->ttl = -1;
 	*reason = "Malformed Via header";
 	p = parse_protocol(p, stop, v);
 	if (!p || (q = scan_lws(p, stop)) == p)
