@@ -171,17 +171,32 @@ static inline uint64_t load2(const char *p)
 	return v;
 }
 
-/* ASCII lower case of up to 8 bytes at once: only 'A'..'Z' change. Each
- * byte's low 7 bits plus a bias set its bit 7 when it is >= 'A' (resp.
- * > 'Z'), without carrying into the next byte. */
-static inline uint64_t lower_word(uint64_t x)
+/*
+ * Whether the bytes at p equal the lower-case name bytes lc ignoring ASCII
+ * case, one word at a time: OR-ing 0x20 into p where lc has a letter (bit
+ * 6 set, moved to bit 5 by the shift) folds exactly 'A'-'Z' onto 'a'-'z'
+ * there; where lc has '-' (bit 6 clear) p must hold '-' itself. The names
+ * are letters and '-' only.
+ */
+static inline bool eq8(const char *p, const char *lc)
 {
-	const uint64_t ones = 0x0101010101010101ull;
-	uint64_t low7 = x & (0x7f * ones);
-	uint64_t ge_a = low7 + (0x80 - 'A') * ones;
-	uint64_t gt_z = low7 + (0x80 - 'Z' - 1) * ones;
+	uint64_t l = load8(lc);
 
-	return x | (((ge_a ^ gt_z) & ~x & (0x80 * ones)) >> 2);
+	return (load8(p) | ((l >> 1) & 0x2020202020202020ull)) == l;
+}
+
+static inline bool eq4(const char *p, const char *lc)
+{
+	uint64_t l = load4(lc);
+
+	return (load4(p) | ((l >> 1) & 0x20202020u)) == l;
+}
+
+static inline bool eq2(const char *p, const char *lc)
+{
+	uint64_t l = load2(lc);
+
+	return (load2(p) | ((l >> 1) & 0x2020u)) == l;
 }
 
 /* Whether the n bytes at p (2 <= n < 24) equal the lower-case lc ignoring
@@ -190,14 +205,11 @@ static inline uint64_t lower_word(uint64_t x)
 static bool name_eq(const char *p, const char *lc, unsigned n)
 {
 	if (n >= 8)
-		return lower_word(load8(p)) == load8(lc) &&
-		       (n <= 16 || lower_word(load8(p + 8)) == load8(lc + 8)) &&
-		       lower_word(load8(p + n - 8)) == load8(lc + n - 8);
+		return eq8(p, lc) && (n <= 16 || eq8(p + 8, lc + 8)) &&
+		       eq8(p + n - 8, lc + n - 8);
 	if (n >= 4)
-		return lower_word(load4(p)) == load4(lc) &&
-		       lower_word(load4(p + n - 4)) == load4(lc + n - 4);
-	return lower_word(load2(p)) == load2(lc) &&
-	       lower_word(load2(p + n - 2)) == load2(lc + n - 2);
+		return eq4(p, lc) && eq4(p + n - 4, lc + n - 4);
+	return eq2(p, lc) && eq2(p + n - 2, lc + n - 2);
 }
 
 enum sip_hdr_id sip_hdr_lookup(slice name)

@@ -302,16 +302,13 @@ static int frame_body(struct parser *ps, const char *body)
 /* callid = word [ "@" word ] (RFC 3261 §25.1). */
 static bool is_call_id(slice s)
 {
-	const char *at = NULL;
+	const char *p = s.p, *end = slice_end(s), *at = ch_span(p, end, CH_WORD);
 
-	for (uint32_t i = 0; i < s.len; i++) {
-		if (ch_is((unsigned char)s.p[i], CH_WORD))
-			continue;
-		if (s.p[i] != '@' || at || i == 0 || i + 1 == s.len)
-			return false;
-		at = s.p + i;
-	}
-	return s.len > 0;
+	if (at == end)
+		return s.len > 0;
+	if (at == p || *at != '@' || at + 1 == end)
+		return false;
+	return ch_span(at + 1, end, CH_WORD) == end;
 }
 
 static int parse_via(struct parser *ps, const struct sip_hdr *h)
