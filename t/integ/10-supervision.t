@@ -47,7 +47,7 @@ def main():
         roles = sorted(set(p["role"] for p in ps))
         tap.eq(roles, sorted(["master", "udp", "tcp", "tls", "timer", "relay", "ctl"]),
                "every role runs")
-        pinger = Pinger(srv.port)
+        pinger = Pinger(srv.port, retransmit=True)
         pinger.start()
         for role in ["udp", "tcp", "tls", "timer", "relay", "ctl"]:
             before = srv.stats("core")["core.rcv_requests"]
@@ -75,7 +75,8 @@ def main():
         pinger.stop_flag = True
         pinger.join()
         tap.ok(pinger.sent > 20 and pinger.lost == 0,
-               "OPTIONS answered throughout (%d sent, %d lost)" % (pinger.sent, pinger.lost))
+               "OPTIONS answered throughout, UDP retransmissions included (%d sent, %d lost, "
+               "%d retransmitted)" % (pinger.sent, pinger.lost, pinger.retransmitted))
         rc = srv.stop()
         tap.eq(rc, 0, "graceful stop with SIGTERM exits 0")
         tap.eq([p for p in os.listdir("/proc") if p.isdigit() and _is_child_of(int(p), srv.proc.pid)], [],
