@@ -10,7 +10,8 @@
 	   CH_WORD)
 
 const unsigned short sip_chars[256] = {
-	[' '] = CH_WS, ['\t'] = CH_WS,
+	[' '] = CH_WS | CH_SPACE, ['\t'] = CH_WS | CH_SPACE,
+	['\r'] = CH_SPACE, ['\n'] = CH_SPACE,
 	['0'] = D, ['1'] = D, ['2'] = D, ['3'] = D, ['4'] = D,
 	['5'] = D, ['6'] = D, ['7'] = D, ['8'] = D, ['9'] = D,
 	['a'] = AH, ['b'] = AH, ['c'] = AH, ['d'] = AH, ['e'] = AH, ['f'] = AH,

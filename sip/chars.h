@@ -22,6 +22,7 @@ enum {
 	CH_WORD = 1 << 11,     /* word: token plus ()<>:\"/[]?{} */
 	CH_PVALUE = 1 << 12,   /* unquoted parameter value: token plus :[] */
 	CH_LABEL = 1 << 13,    /* alphanum - (inside a host name label) */
+	CH_SPACE = 1 << 14,    /* SP / HTAB / CR / LF (what slice_trim strips) */
 };
 
 extern const unsigned short sip_chars[256];

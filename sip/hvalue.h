@@ -24,6 +24,16 @@ static inline int hvalue_fold_len(const char *p, const char *end)
 	return 0;
 }
 
+/* slice_trim(v), without the call when neither end is white space (the
+ * message parser hands over trimmed header values). */
+static inline slice hvalue_trim(slice v)
+{
+	if (v.len == 0 || (!ch_is((unsigned char)v.p[0], CH_SPACE) &&
+			   !ch_is((unsigned char)v.p[v.len - 1], CH_SPACE)))
+		return v;
+	return slice_trim(v);
+}
+
 /*
  * Whether name equals lit (lower-case letters only, len bytes) ignoring
  * ASCII case: c | 0x20 maps exactly 'A'-'Z' onto 'a'-'z' for such a lit.

@@ -18,7 +18,6 @@
 #include "scan.h"
 
 #include <errno.h>
-#include <strings.h>
 
 struct parser {
 	struct sip_msg *msg;
@@ -82,7 +81,7 @@ static bool parse_version(struct parser *ps, slice v)
 {
 	const char *p = v.p + 4, *end = slice_end(v), *d;
 
-	if (v.len < 7 || strncasecmp(v.p, "SIP/", 4) != 0)
+	if (v.len < 7 || !scan_caseeq4(v.p, "sip/"))
 		return false;
 	for (d = p; p < end && scan_is_digit(*p); p++)
 		;
@@ -153,7 +152,7 @@ static int parse_start_line(struct parser *ps, const char **pp)
 		return truncated(ps, "Truncated start line");
 	line = slice_between(p, nl > p && nl[-1] == '\r' ? nl - 1 : nl);
 	ps->msg->start_line = line;
-	if (line.len >= 4 && strncasecmp(line.p, "SIP/", 4) == 0)
+	if (line.len >= 4 && scan_caseeq4(line.p, "sip/"))
 		rc = parse_status_line(ps, line);
 	else
 		rc = parse_request_line(ps, line);
@@ -203,10 +202,9 @@ static int parse_content_length(struct parser *ps, const struct sip_hdr *h)
  * trailing LWS (folding included). */
 static slice trim_value(const char *p, const char *end)
 {
-	while (p < end && (scan_is_wsp(*p) || *p == '\r' || *p == '\n'))
+	while (p < end && ch_is((unsigned char)*p, CH_SPACE))
 		p++;
-	while (end > p && (scan_is_wsp(end[-1]) || end[-1] == '\r' ||
-			   end[-1] == '\n'))
+	while (end > p && ch_is((unsigned char)end[-1], CH_SPACE))
 		end--;
 	return slice_between(p, end);
 }

@@ -172,7 +172,7 @@ int sip_nameaddr_parse(slice value, struct sip_nameaddr *out,
 	const char *p, *end;
 	int rc;
 
-	value = slice_trim(value);
+	value = hvalue_trim(value);
 	p = value.p;
 	end = value.len ? slice_end(value) : p;
 	scan_zero(out, sizeof(*out));
@@ -225,12 +225,13 @@ int sip_nameaddr_list_parse(slice value, struct sip_nameaddr *out,
 			    unsigned max, unsigned *n, const char **reason)
 {
 	const char *p = value.p, *end = value.len ? slice_end(value) : p, *comma;
+	bool commas = value.len && memchr(p, ',', value.len); /* usually none */
 
 	for (;;) {
 		slice elem;
 
-		comma = find_comma(p, end);
-		elem = slice_trim(slice_between(p, comma));
+		comma = commas ? find_comma(p, end) : end;
+		elem = hvalue_trim(slice_between(p, comma));
 		if (elem.len == 0)
 			return fail(reason, "Empty element in name-addr list");
 		if (*n >= max) {

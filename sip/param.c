@@ -37,8 +37,8 @@ int sip_param_next(slice *rest, slice *name, slice *value)
 	}
 	if (*p == ';')
 		p = scan_lws(p + 1, end); /* a ';' must introduce a parameter */
-	for (start = p; p < end && ch_is((unsigned char)*p, CH_TOKEN); p++)
-		;
+	start = p;
+	p = ch_span(p, end, CH_TOKEN);
 	if (p == start)
 		return -EINVAL;
 	*name = slice_between(start, p);
@@ -52,8 +52,7 @@ int sip_param_next(slice *rest, slice *name, slice *value)
 			if (!p)
 				return -EINVAL;
 		} else {
-			while (p < end && ch_is((unsigned char)*p, CH_PVALUE))
-				p++;
+			p = ch_span(p, end, CH_PVALUE);
 		}
 		if (p == start)
 			return -EINVAL;

@@ -22,10 +22,11 @@ static inline bool scan_is_digit(char c)
 	return (unsigned char)(c - '0') < 10;
 }
 
-/* Skips SP, HTAB and folded line ends; returns the first other byte. */
+/* Skips SP, HTAB and folded line ends; returns the first other byte. One
+ * class test when there is nothing to skip, the usual case. */
 static inline const char *scan_lws(const char *p, const char *end)
 {
-	while (p < end) {
+	while (p < end && ch_is((unsigned char)*p, CH_SPACE)) {
 		if (scan_is_wsp(*p))
 			p++;
 		else if (*p == '\n' && end - p >= 2 && scan_is_wsp(p[1]))
@@ -84,6 +85,17 @@ static inline uint32_t scan_load4(const char *p)
 
 	memcpy(&v, p, 4);
 	return v;
+}
+
+/* Whether the four bytes at p equal lc ignoring the case of its letters;
+ * lc holds lower-case letters and bytes below 0x40 only ("sip:", "sip/").
+ * A letter of lc has bit 6 set: moved to bit 5 it is exactly what to OR
+ * into p there, and p must match every other byte as is. */
+static inline bool scan_caseeq4(const char *p, const char *lc)
+{
+	uint32_t l = scan_load4(lc);
+
+	return (scan_load4(p) | ((l >> 1) & 0x20202020u)) == l;
 }
 
 /* Whether s is a non-empty token. */

@@ -61,17 +61,6 @@ static uint8_t scheme_id(slice s)
 	return SIP_SCHEME_OTHER;
 }
 
-/* Whether p starts with "sip:", "sip" in any case: one word compare (| 0x20
- * folds only 'S', 'I', 'P' onto 's', 'i', 'p'; the ':' is compared as is). */
-static bool is_sip_colon(const char *p, const char *end)
-{
-	uint32_t lc, fold;
-
-	memcpy(&lc, "sip:", 4);
-	memcpy(&fold, "\x20\x20\x20\x00", 4);
-	return end - p >= 4 && (scan_load4(p) | fold) == lc;
-}
-
 /* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"; the usual
  * "sip:" is taken in one compare. */
 static int parse_scheme(const char **pp, const char *end, struct sip_uri *out,
@@ -79,7 +68,7 @@ static int parse_scheme(const char **pp, const char *end, struct sip_uri *out,
 {
 	const char *p = *pp, *start = p;
 
-	if (is_sip_colon(p, end)) {
+	if (end - p >= 4 && scan_caseeq4(p, "sip:")) {
 		out->scheme = slice_make(p, 3);
 		out->scheme_id = SIP_SCHEME_SIP;
 		*pp = p + 4;

@@ -19,8 +19,7 @@
 static inline slice trim_lws(const char *p, const char *end)
 {
 	p = scan_lws(p, end);
-	while (end > p && (scan_is_wsp(end[-1]) || end[-1] == '\r' ||
-			   end[-1] == '\n'))
+	while (end > p && ch_is((unsigned char)end[-1], CH_SPACE))
 		end--;
 	return slice_between(p, end);
 }
