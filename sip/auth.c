@@ -10,6 +10,7 @@
  * compare-and-swap, no lock.
  */
 #include "sip.h"
+#include "../conf/conf.h"
 #include "hvalue.h"
 #include "../shm/shm.h"
 
@@ -328,6 +329,22 @@ int sip_auth_challenge(bool proxy, slice realm, bool stale,
 
 	return sip_auth_challenge_algs(proxy, realm, stale, both,
 				       ARRAY_LEN(both), src, now, out, cap);
+}
+
+int sip_auth_challenge_conf(const struct pinhole_conf *conf, bool proxy, bool stale,
+			    const struct sockaddr *src, int64_t now, char *out, size_t cap)
+{
+	static const enum sip_auth_alg orders[][2] = {
+		[CONF_AUTH_MD5_SHA256] = { SIP_AUTH_MD5, SIP_AUTH_SHA256 },
+		[CONF_AUTH_SHA256_MD5] = { SIP_AUTH_SHA256, SIP_AUTH_MD5 },
+		[CONF_AUTH_MD5] = { SIP_AUTH_MD5 },
+		[CONF_AUTH_SHA256] = { SIP_AUTH_SHA256 },
+	};
+	unsigned a = conf->auth.algorithms < ARRAY_LEN(orders) ? conf->auth.algorithms : 0;
+	unsigned n = a == CONF_AUTH_MD5 || a == CONF_AUTH_SHA256 ? 1 : 2;
+
+	return sip_auth_challenge_algs(proxy, slice_cstr(conf->auth.realm), stale, orders[a], n,
+				       src, now, out, cap);
 }
 
 /* ---- checking credentials ------------------------------------------- */

@@ -126,33 +126,13 @@ static bool looped(const struct proxy_ctx *pc)
 
 /* ---- proxy authentication of local callers --------------------------------- */
 
-static unsigned challenge_algs(const struct pinhole_conf *conf, enum sip_auth_alg algs[2])
-{
-	switch (conf->auth.algorithms) {
-	case CONF_AUTH_SHA256_MD5:
-		algs[0] = SIP_AUTH_SHA256, algs[1] = SIP_AUTH_MD5;
-		return 2;
-	case CONF_AUTH_MD5:
-		algs[0] = SIP_AUTH_MD5;
-		return 1;
-	case CONF_AUTH_SHA256:
-		algs[0] = SIP_AUTH_SHA256;
-		return 1;
-	default:
-		algs[0] = SIP_AUTH_MD5, algs[1] = SIP_AUTH_SHA256;
-		return 2;
-	}
-}
-
 static void challenge(struct proxy_ctx *pc, bool stale)
 {
-	enum sip_auth_alg algs[2];
-	unsigned nalgs = challenge_algs(pc->conf, algs);
 	int n;
 
 	STAT_INC(AUTH_CHALLENGES);
-	n = sip_auth_challenge_algs(true, slice_cstr(pc->conf->auth.realm), stale, algs, nalgs,
-				    pc->src->addr, time(NULL), pc->extra, pc->cap);
+	n = sip_auth_challenge_conf(pc->conf, true, stale, pc->src->addr, time(NULL), pc->extra,
+				    pc->cap);
 	reply(pc, 407, NULL, n > 0 ? pc->extra : NULL);
 }
 

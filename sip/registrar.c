@@ -143,35 +143,14 @@ static bool check_require(struct reg_ctx *rc)
 }
 
 /* The algorithms of auth.algorithms, in challenge order. */
-static unsigned challenge_algs(const struct pinhole_conf *conf, enum sip_auth_alg algs[2])
-{
-	switch (conf->auth.algorithms) {
-	case CONF_AUTH_SHA256_MD5:
-		algs[0] = SIP_AUTH_SHA256, algs[1] = SIP_AUTH_MD5;
-		return 2;
-	case CONF_AUTH_MD5:
-		algs[0] = SIP_AUTH_MD5;
-		return 1;
-	case CONF_AUTH_SHA256:
-		algs[0] = SIP_AUTH_SHA256;
-		return 1;
-	default:
-		algs[0] = SIP_AUTH_MD5, algs[1] = SIP_AUTH_SHA256;
-		return 2;
-	}
-}
-
 static void challenge(struct reg_ctx *rc, bool stale)
 {
-	enum sip_auth_alg algs[2];
-	unsigned nalgs = challenge_algs(rc->conf, algs);
 	int n;
 
 	STAT_INC(AUTH_CHALLENGES);
 	set_reply(rc, 401, NULL);
-	n = sip_auth_challenge_algs(false, slice_cstr(rc->conf->auth.realm), stale, algs, nalgs,
-				    rc->src->addr, rc->now, rc->extra + rc->out->extra_len,
-				    rc->cap - rc->out->extra_len);
+	n = sip_auth_challenge_conf(rc->conf, false, stale, rc->src->addr, rc->now,
+				    rc->extra + rc->out->extra_len, rc->cap - rc->out->extra_len);
 	if (n > 0)
 		rc->out->extra_len += (size_t)n;
 }

@@ -75,3 +75,16 @@ void sip_reply_dest(const struct sip_msg *msg, const struct sockaddr *src,
 	else if (dst->ss_family == AF_INET6)
 		((struct sockaddr_in6 *)dst)->sin6_port = port;
 }
+
+size_t sip_reply_to_tag(const struct sip_msg *req, const char *prefix, uint64_t salt,
+			char *out, size_t cap)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const slice parts[] = { req->call_id, req->from.tag,
+				req->nvia ? req->via[0].branch : SLICE_NULL };
+
+	for (size_t i = 0; i < ARRAY_LEN(parts); i++)
+		for (uint32_t j = 0; j < parts[i].len; j++)
+			h = (h ^ (unsigned char)parts[i].p[j]) * 0x100000001b3ull;
+	return (size_t)snprintf(out, cap, "%s%016llx", prefix, (unsigned long long)(h ^ salt));
+}

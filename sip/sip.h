@@ -521,6 +521,10 @@ int sip_auth_challenge_algs(bool proxy, slice realm, bool stale,
 			    const enum sip_auth_alg *algs, unsigned nalgs,
 			    const struct sockaddr *src, int64_t now, char *out,
 			    size_t cap);
+struct pinhole_conf;
+/* The challenges auth.realm and auth.algorithms of conf ask for, in order. */
+int sip_auth_challenge_conf(const struct pinhole_conf *conf, bool proxy, bool stale,
+			    const struct sockaddr *src, int64_t now, char *out, size_t cap);
 
 /* ---- registrar (RFC 3261 §10.3) ---------------------------------------- */
 
@@ -601,6 +605,11 @@ size_t sip_reply_top_via(const struct sip_msg *msg, const struct sockaddr *src,
 			 bool force_rport, char *out, size_t cap);
 /* "ip" text and port of an AF_INET/AF_INET6 address; -EAFNOSUPPORT. */
 int sip_sockaddr_text(const struct sockaddr *sa, char *ip, size_t iplen, uint16_t *port);
+/* A To tag for a response generated to req: the same for its
+ * retransmissions (a hash of Call-ID, From tag and top branch, mixed with
+ * salt), prefix + 16 hex digits. */
+size_t sip_reply_to_tag(const struct sip_msg *req, const char *prefix, uint64_t salt,
+			char *out, size_t cap);
 
 /* ---- proxy (RFC 3261 §16; sip/proxy*.c) -------------------------------- */
 

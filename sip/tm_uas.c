@@ -287,20 +287,6 @@ void tm_uas_send_locked(const struct pinhole_conf *conf, struct tm_slot *t,
 	tm_send(&t->up, buf, len);
 }
 
-/* A To tag that every response generated for this transaction shares. */
-static size_t local_to_tag(const struct sip_msg *req, char *out, size_t cap)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	const slice parts[] = { req->call_id, req->from.tag,
-				req->nvia ? req->via[0].branch : SLICE_NULL };
-
-	for (size_t i = 0; i < ARRAY_LEN(parts); i++)
-		for (uint32_t j = 0; j < parts[i].len; j++)
-			h = (h ^ (unsigned char)parts[i].p[j]) * 0x100000001b3ull;
-	h ^= tm_table()->boot;
-	return (size_t)snprintf(out, cap, "pt%016llx", (unsigned long long)h);
-}
-
 int tm_reply_locked(const struct pinhole_conf *conf, struct tm_slot *t, unsigned code,
 		    const char *reason, const char *extra, int64_t now)
 {
@@ -312,7 +298,7 @@ int tm_reply_locked(const struct pinhole_conf *conf, struct tm_slot *t, unsigned
 	rc = tm_parse_stored(t->req, t->req_len, &stored_msg);
 	if (rc < 0)
 		return rc;
-	tlen = local_to_tag(&stored_msg, tag, sizeof(tag));
+	tlen = sip_reply_to_tag(&stored_msg, "pt", tm_table()->boot, tag, sizeof(tag));
 	rc = sip_reply_build(&stored_msg, code, reason ? reason : tm_reason(code), SLICE_NULL,
 			     slice_make(tag, tlen), extra, out, sizeof(out), &len);
 	if (rc < 0)

@@ -13,6 +13,5 @@
 int sl_reply(struct sip_rx *rx, const struct sip_msg *msg, bool force_rport,
 	     unsigned code, const char *reason, const char *extra);
 const char *sl_reason_default(unsigned code);
-int sockaddr_ip_port(const struct sockaddr *sa, char *ip, size_t iplen, uint16_t *port);
 
 #endif

@@ -38,35 +38,6 @@ const char *sl_reason_default(unsigned code)
 	}
 }
 
-int sockaddr_ip_port(const struct sockaddr *sa, char *ip, size_t iplen, uint16_t *port)
-{
-	const void *a;
-
-	if (sa->sa_family == AF_INET) {
-		a = &((const struct sockaddr_in *)sa)->sin_addr;
-		*port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		*port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-	} else {
-		return -EAFNOSUPPORT;
-	}
-	return inet_ntop(sa->sa_family, a, ip, (socklen_t)iplen) ? 0 : -errno;
-}
-
-/* A To tag that is the same for retransmissions of one request. */
-static size_t to_tag_for(const struct sip_msg *msg, char *out, size_t cap)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	const slice parts[] = { msg->call_id, msg->from.tag,
-				msg->nvia ? msg->via[0].branch : SLICE_NULL };
-
-	for (size_t i = 0; i < ARRAY_LEN(parts); i++)
-		for (uint32_t j = 0; j < parts[i].len; j++)
-			h = (h ^ (unsigned char)parts[i].p[j]) * 0x100000001b3ull;
-	return (size_t)snprintf(out, cap, "ph%016llx", (unsigned long long)h);
-}
-
 static void count_reply(unsigned code)
 {
 	STAT_INC(SL_SENT_REPLIES);
@@ -95,7 +66,7 @@ int sl_reply(struct sip_rx *rx, const struct sip_msg *msg, bool force_rport,
 	if (msg->nvia)
 		vlen = sip_reply_top_via(msg, (const struct sockaddr *)&rx->src, force_rport,
 					 via, sizeof(via));
-	tlen = to_tag_for(msg, tag, sizeof(tag));
+	tlen = sip_reply_to_tag(msg, "ph", 0, tag, sizeof(tag));
 	rc = sip_reply_build(msg, code, reason, slice_make(via, vlen),
 			     slice_make(tag, tlen), extra, out, sizeof(out), &len);
 	if (rc < 0) {
