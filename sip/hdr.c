@@ -61,90 +61,55 @@ static const uint8_t compact_ids['z' + 1] = {
 };
 
 /* Long forms: a hash of the length and of the first and last letters
- * (& 31 folds case) gives one slot per known name; the table is
- * collision-free, which -Woverride-init (in -Wextra) checks at build time.
- * Then one word-wise compare with the lower-case name confirms it. */
+ * (& 31 folds case) gives one slot per known name, holding the name in
+ * lower case (zero-padded so word loads stay inside), its length and its
+ * id: one table load, then one word-wise compare confirms it. The table is
+ * collision-free, which -Woverride-init (in -Wextra) checks at build time. */
 #define SLOT(len, first, last) \
 	(((len) + ((first) & 31) * 33 + ((last) & 31)) & 127)
+#define LONG(lc, first, last, id) \
+	[SLOT(sizeof(lc) - 1, first, last)] = { lc, sizeof(lc) - 1, id }
 
-static const uint8_t slot_ids[128] = {
-	[SLOT(2, 't', 'o')] = SIP_H_TO,
-	[SLOT(3, 'v', 'a')] = SIP_H_VIA,
-	[SLOT(4, 'f', 'm')] = SIP_H_FROM,
-	[SLOT(4, 'c', 'q')] = SIP_H_CSEQ,
-	[SLOT(4, 'p', 'h')] = SIP_H_PATH,
-	[SLOT(4, 'd', 'e')] = SIP_H_DATE,
-	[SLOT(5, 'r', 'e')] = SIP_H_ROUTE,
-	[SLOT(5, 'a', 'w')] = SIP_H_ALLOW,
-	[SLOT(5, 'e', 't')] = SIP_H_EVENT,
-	[SLOT(6, 's', 'r')] = SIP_H_SERVER,
-	[SLOT(6, 'a', 't')] = SIP_H_ACCEPT,
-	[SLOT(7, 'c', 'd')] = SIP_H_CALL_ID,
-	[SLOT(7, 'c', 't')] = SIP_H_CONTACT,
-	[SLOT(7, 'e', 's')] = SIP_H_EXPIRES,
-	[SLOT(7, 'r', 'e')] = SIP_H_REQUIRE,
-	[SLOT(7, 's', 't')] = SIP_H_SUBJECT,
-	[SLOT(8, 'r', 'o')] = SIP_H_REFER_TO,
-	[SLOT(8, 'i', 'y')] = SIP_H_IDENTITY,
-	[SLOT(9, 's', 'd')] = SIP_H_SUPPORTED,
-	[SLOT(10, 'u', 't')] = SIP_H_USER_AGENT,
-	[SLOT(11, 'm', 's')] = SIP_H_MIN_EXPIRES,
-	[SLOT(11, 'u', 'd')] = SIP_H_UNSUPPORTED,
-	[SLOT(11, 'r', 'y')] = SIP_H_REFERRED_BY,
-	[SLOT(12, 'm', 's')] = SIP_H_MAX_FORWARDS,
-	[SLOT(12, 'r', 'e')] = SIP_H_RECORD_ROUTE,
-	[SLOT(12, 'c', 'e')] = SIP_H_CONTENT_TYPE,
-	[SLOT(12, 'a', 's')] = SIP_H_ALLOW_EVENTS,
-	[SLOT(13, 'p', 'e')] = SIP_H_PROXY_REQUIRE,
-	[SLOT(13, 'a', 'n')] = SIP_H_AUTHORIZATION,
-	[SLOT(14, 'c', 'h')] = SIP_H_CONTENT_LENGTH,
-	[SLOT(15, 's', 's')] = SIP_H_SESSION_EXPIRES,
-	[SLOT(16, 'w', 'e')] = SIP_H_WWW_AUTHENTICATE,
-	[SLOT(16, 'c', 'g')] = SIP_H_CONTENT_ENCODING,
-	[SLOT(18, 'p', 'e')] = SIP_H_PROXY_AUTHENTICATE,
-	[SLOT(19, 'p', 'n')] = SIP_H_PROXY_AUTHORIZATION,
-};
-
-/* Lower-case long forms, zero-padded so word loads stay inside. */
 static const struct {
-	char name[24];
+	char name[30];
 	uint8_t len;
-} lower_names[SIP_H_COUNT] = {
-	[SIP_H_TO] = { "to", 2 },
-	[SIP_H_VIA] = { "via", 3 },
-	[SIP_H_FROM] = { "from", 4 },
-	[SIP_H_CSEQ] = { "cseq", 4 },
-	[SIP_H_PATH] = { "path", 4 },
-	[SIP_H_DATE] = { "date", 4 },
-	[SIP_H_ROUTE] = { "route", 5 },
-	[SIP_H_ALLOW] = { "allow", 5 },
-	[SIP_H_EVENT] = { "event", 5 },
-	[SIP_H_SERVER] = { "server", 6 },
-	[SIP_H_ACCEPT] = { "accept", 6 },
-	[SIP_H_CALL_ID] = { "call-id", 7 },
-	[SIP_H_CONTACT] = { "contact", 7 },
-	[SIP_H_EXPIRES] = { "expires", 7 },
-	[SIP_H_REQUIRE] = { "require", 7 },
-	[SIP_H_SUBJECT] = { "subject", 7 },
-	[SIP_H_REFER_TO] = { "refer-to", 8 },
-	[SIP_H_IDENTITY] = { "identity", 8 },
-	[SIP_H_SUPPORTED] = { "supported", 9 },
-	[SIP_H_USER_AGENT] = { "user-agent", 10 },
-	[SIP_H_MIN_EXPIRES] = { "min-expires", 11 },
-	[SIP_H_UNSUPPORTED] = { "unsupported", 11 },
-	[SIP_H_REFERRED_BY] = { "referred-by", 11 },
-	[SIP_H_MAX_FORWARDS] = { "max-forwards", 12 },
-	[SIP_H_RECORD_ROUTE] = { "record-route", 12 },
-	[SIP_H_CONTENT_TYPE] = { "content-type", 12 },
-	[SIP_H_ALLOW_EVENTS] = { "allow-events", 12 },
-	[SIP_H_PROXY_REQUIRE] = { "proxy-require", 13 },
-	[SIP_H_AUTHORIZATION] = { "authorization", 13 },
-	[SIP_H_CONTENT_LENGTH] = { "content-length", 14 },
-	[SIP_H_SESSION_EXPIRES] = { "session-expires", 15 },
-	[SIP_H_WWW_AUTHENTICATE] = { "www-authenticate", 16 },
-	[SIP_H_CONTENT_ENCODING] = { "content-encoding", 16 },
-	[SIP_H_PROXY_AUTHENTICATE] = { "proxy-authenticate", 18 },
-	[SIP_H_PROXY_AUTHORIZATION] = { "proxy-authorization", 19 },
+	uint8_t id;
+} slots[128] = {
+	LONG("to", 't', 'o', SIP_H_TO),
+	LONG("via", 'v', 'a', SIP_H_VIA),
+	LONG("from", 'f', 'm', SIP_H_FROM),
+	LONG("cseq", 'c', 'q', SIP_H_CSEQ),
+	LONG("path", 'p', 'h', SIP_H_PATH),
+	LONG("date", 'd', 'e', SIP_H_DATE),
+	LONG("route", 'r', 'e', SIP_H_ROUTE),
+	LONG("allow", 'a', 'w', SIP_H_ALLOW),
+	LONG("event", 'e', 't', SIP_H_EVENT),
+	LONG("server", 's', 'r', SIP_H_SERVER),
+	LONG("accept", 'a', 't', SIP_H_ACCEPT),
+	LONG("call-id", 'c', 'd', SIP_H_CALL_ID),
+	LONG("contact", 'c', 't', SIP_H_CONTACT),
+	LONG("expires", 'e', 's', SIP_H_EXPIRES),
+	LONG("require", 'r', 'e', SIP_H_REQUIRE),
+	LONG("subject", 's', 't', SIP_H_SUBJECT),
+	LONG("refer-to", 'r', 'o', SIP_H_REFER_TO),
+	LONG("identity", 'i', 'y', SIP_H_IDENTITY),
+	LONG("supported", 's', 'd', SIP_H_SUPPORTED),
+	LONG("user-agent", 'u', 't', SIP_H_USER_AGENT),
+	LONG("min-expires", 'm', 's', SIP_H_MIN_EXPIRES),
+	LONG("unsupported", 'u', 'd', SIP_H_UNSUPPORTED),
+	LONG("referred-by", 'r', 'y', SIP_H_REFERRED_BY),
+	LONG("max-forwards", 'm', 's', SIP_H_MAX_FORWARDS),
+	LONG("record-route", 'r', 'e', SIP_H_RECORD_ROUTE),
+	LONG("content-type", 'c', 'e', SIP_H_CONTENT_TYPE),
+	LONG("allow-events", 'a', 's', SIP_H_ALLOW_EVENTS),
+	LONG("proxy-require", 'p', 'e', SIP_H_PROXY_REQUIRE),
+	LONG("authorization", 'a', 'n', SIP_H_AUTHORIZATION),
+	LONG("content-length", 'c', 'h', SIP_H_CONTENT_LENGTH),
+	LONG("session-expires", 's', 's', SIP_H_SESSION_EXPIRES),
+	LONG("www-authenticate", 'w', 'e', SIP_H_WWW_AUTHENTICATE),
+	LONG("content-encoding", 'c', 'g', SIP_H_CONTENT_ENCODING),
+	LONG("proxy-authenticate", 'p', 'e', SIP_H_PROXY_AUTHENTICATE),
+	LONG("proxy-authorization", 'p', 'n', SIP_H_PROXY_AUTHORIZATION),
 };
 
 static inline uint64_t load8(const char *p)
@@ -215,7 +180,7 @@ static bool name_eq(const char *p, const char *lc, unsigned n)
 enum sip_hdr_id sip_hdr_lookup(slice name)
 {
 	unsigned char c;
-	unsigned id;
+	unsigned slot;
 
 	if (name.len == 1) {
 		c = (unsigned char)name.p[0] | 0x20; /* a letter only from one */
@@ -223,10 +188,10 @@ enum sip_hdr_id sip_hdr_lookup(slice name)
 	}
 	if (name.len < 2 || name.len >= 24)
 		return SIP_H_OTHER;
-	id = slot_ids[SLOT(name.len, name.p[0], name.p[name.len - 1])];
-	if (id && lower_names[id].len == name.len &&
-	    name_eq(name.p, lower_names[id].name, name.len))
-		return (enum sip_hdr_id)id;
+	slot = SLOT(name.len, name.p[0], name.p[name.len - 1]);
+	if (slots[slot].len == name.len &&
+	    name_eq(name.p, slots[slot].name, name.len))
+		return (enum sip_hdr_id)slots[slot].id;
 	return SIP_H_OTHER;
 }
 
