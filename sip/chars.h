@@ -33,18 +33,22 @@ static inline bool ch_is(unsigned char c, unsigned cls)
 }
 
 /*
- * The first byte at or after p that is not of class cls, or end. Runs are
- * taken four bytes per step while four remain (the classes of the four
- * bytes share a bit of cls), then byte by byte: one table load and test
- * per byte and a quarter of the loop branches. Never reads at or past end.
+ * The first byte at or after p that is not of class cls, or end. Four
+ * bytes per step while four remain (one bound check per step), then byte
+ * by byte. Never reads at or past end.
  */
 static inline const char *ch_span(const char *p, const char *end, unsigned cls)
 {
-	while (end - p >= 4 &&
-	       (sip_chars[(unsigned char)p[0]] & sip_chars[(unsigned char)p[1]] &
-		sip_chars[(unsigned char)p[2]] & sip_chars[(unsigned char)p[3]] &
-		cls))
-		p += 4;
+	for (; end - p >= 4; p += 4) {
+		if (!ch_is((unsigned char)p[0], cls))
+			return p;
+		if (!ch_is((unsigned char)p[1], cls))
+			return p + 1;
+		if (!ch_is((unsigned char)p[2], cls))
+			return p + 2;
+		if (!ch_is((unsigned char)p[3], cls))
+			return p + 3;
+	}
 	while (p < end && ch_is((unsigned char)*p, cls))
 		p++;
 	return p;

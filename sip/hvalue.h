@@ -37,13 +37,25 @@ static inline slice hvalue_trim(slice v)
 /*
  * Whether name equals lit (lower-case letters only, len bytes) ignoring
  * ASCII case: c | 0x20 maps exactly 'A'-'Z' onto 'a'-'z' for such a lit.
+ * Done on two overlapping words (the first and the last four or eight
+ * bytes) when the name is that long.
  */
 static inline bool hvalue_name_is(slice name, const char *lit, uint32_t len)
 {
+	const char *p = name.p;
+
 	if (name.len != len)
 		return false;
+	if (len >= 8 && len <= 16)
+		return (scan_load8(p) | 0x2020202020202020ull) == scan_load8(lit) &&
+		       (scan_load8(p + len - 8) | 0x2020202020202020ull) ==
+		       scan_load8(lit + len - 8);
+	if (len >= 4 && len < 8)
+		return (scan_load4(p) | 0x20202020u) == scan_load4(lit) &&
+		       (scan_load4(p + len - 4) | 0x20202020u) ==
+		       scan_load4(lit + len - 4);
 	for (uint32_t i = 0; i < len; i++)
-		if ((name.p[i] | 0x20) != lit[i])
+		if ((p[i] | 0x20) != lit[i])
 			return false;
 	return true;
 }

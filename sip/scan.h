@@ -87,6 +87,14 @@ static inline uint32_t scan_load4(const char *p)
 	return v;
 }
 
+static inline uint64_t scan_load8(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
 /* Whether the four bytes at p equal lc ignoring the case of its letters;
  * lc holds lower-case letters and bytes below 0x40 only ("sip:", "sip/").
  * A letter of lc has bit 6 set: moved to bit 5 it is exactly what to OR

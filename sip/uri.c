@@ -25,7 +25,8 @@ static bool is_hex(char c)
 }
 
 /* Advances over bytes of class cls and %HH escapes; NULL on a bad escape. */
-static const char *scan_class(const char *p, const char *end, unsigned cls)
+static inline const char *scan_class(const char *p, const char *end,
+				     unsigned cls)
 {
 	for (;;) {
 		p = ch_span(p, end, cls);
@@ -90,12 +91,14 @@ static int parse_scheme(const char **pp, const char *end, struct sip_uri *out,
  * [user[:password]@]: user chars are unreserved / escaped / &=+$,;?/ and
  * password chars unreserved / escaped / &=+$, so the scan stops at the
  * first byte neither allows; the userinfo exists only if that byte is '@'
- * (which cannot appear unescaped anywhere else in a SIP URI).
+ * (which cannot appear unescaped anywhere else in a SIP URI). Up to the
+ * first ':' or escape every user character continues the scan: one span.
  */
 static int parse_userinfo(const char **pp, const char *end,
 			  struct sip_uri *out, const char **reason)
 {
-	const char *p = ch_span(*pp, end, CH_UNRESERVED | CH_PASSWD), *colon = NULL;
+	const char *p = ch_span(*pp, end, CH_UNRESERVED | CH_USER_UNRES);
+	const char *colon = NULL;
 
 	for (; p < end; p++) {
 		unsigned char c = (unsigned char)*p;
