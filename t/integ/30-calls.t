@@ -93,8 +93,10 @@ class Sipp:
 
     def messages(self):
         """[(direction, lost, text, time)] from the trace: direction "sent"
-        or "recv"; lost when sipp dropped it on purpose (-lost); time in
-        seconds of the day."""
+        or "recv", time in seconds of the day. sipp marks a message it
+        drops on purpose (-lost) after the message when receiving; when
+        sending it writes only the mark, listed as a lost "sent" with no
+        text."""
         try:
             with open(os.path.join(self.dir, "messages.log"), encoding="latin-1") as f:
                 text = f.read()
@@ -104,15 +106,23 @@ class Sipp:
         parts = re.split(r"-{40,} [0-9-]+ ([0-9]+):([0-9]+):([0-9.]+)\n", text)
         for i in range(1, len(parts) - 3, 4):
             h, mi, sec, block = parts[i:i + 4]
+            t = int(h) * 3600 + int(mi) * 60 + float(sec)
             m = re.match(r"UDP message (sent|received)[^\n]*\n\n", block)
-            if not m:
-                continue
-            body = block[m.end():]
-            lost = bool(re.search(r"UDP message[^\n]*lost[^\n]*\s*$", body))
-            body = re.sub(r"UDP message[^\n]*lost[^\n]*\s*$", "", body)
-            out.append(("sent" if m.group(1) == "sent" else "recv", lost, body.strip("\n"),
-                        int(h) * 3600 + int(mi) * 60 + float(sec)))
+            body = block[m.end():] if m else block
+            mark = re.search(r"UDP message[^\n]*lost[^\n]*\s*$", body)
+            if mark:
+                body = body[:mark.start()]
+            if m:
+                out.append(("sent" if m.group(1) == "sent" else "recv",
+                            bool(mark and "(recv)" in mark.group(0)), body.strip("\n"), t))
+            if mark and "sending" in mark.group(0):
+                out.append(("sent", True, "", t))
         return out
+
+    def stop(self):
+        """Ends a callee started without -m (SIGTERM)."""
+        self.proc.terminate()
+        return self.wait(10)
 
     def diag(self):
         lines = ["sipp %s exited %s" % (self.name, self.rc)]
@@ -223,6 +233,20 @@ def test_cancel(tap, srv):
            uac.diag())
     tap.ok(uas.rc == 0 and pick(uas.messages(), "recv", "CANCEL "),
            "the CANCEL reaches the callee, whose 487 is ACKed by pinhole", uas.diag())
+    cancel_matches_invite(tap, uas)
+
+
+def cancel_matches_invite(tap, uas):
+    """RFC 3261 section 9.1: the CANCEL a proxy sends has the Request-URI,
+    the single top Via (branch) and the CSeq number of the INVITE."""
+    got = uas.messages()
+    inv, can = pick(got, "recv", "INVITE "), pick(got, "recv", "CANCEL ")
+    same = bool(inv and can) and (
+        first_line(can[0]).split()[1] == first_line(inv[0]).split()[1] and
+        hdrs(can[0], "Via") == hdrs(inv[0], "Via")[:1] and
+        hdrs(can[0], "CSeq")[0].split()[0] == hdrs(inv[0], "CSeq")[0].split()[0])
+    tap.ok(same, "the CANCEL has the INVITE's Request-URI, top Via and CSeq number",
+           [(first_line(m), hdrs(m, "Via"), hdrs(m, "CSeq")) for m in inv[:1] + can[:1]])
 
 
 def test_busy(tap, srv):
@@ -237,7 +261,8 @@ def test_busy(tap, srv):
 
 def test_no_answer(tap, srv, have_tm):
     if not have_tm:
-        for name in ("no answer: 408", "after tm.fr_inv", "the ringing callee is cancelled"):
+        for name in ("no answer: 408", "after tm.fr_inv", "the ringing callee is cancelled",
+                     "with a CANCEL matching the INVITE"):
             tap.skip(name, "this pinhole rejects tm.fr_inv")
         return
     uas_port = free_port()
@@ -254,6 +279,7 @@ def test_no_answer(tap, srv, have_tm):
            "the 408 comes when tm.fr_inv (%d s) fires (after %.1f s)" % (FR_INV, waited))
     tap.ok(uas.rc == 0 and pick(uas.messages(), "recv", "CANCEL "),
            "the ringing callee gets a CANCEL and its 487 is ACKed", uas.diag())
+    cancel_matches_invite(tap, uas)
 
 
 def final_status(srv, ruri):
@@ -317,6 +343,7 @@ def test_fork(tap, srv):
     tap.ok(answer.rc == 0, "the answering binding gets ACK and BYE", answer.diag())
     tap.ok(ring.rc == 0 and pick(ring.messages(), "recv", "CANCEL "),
            "the other binding gets a CANCEL once the first answered", ring.diag())
+    cancel_matches_invite(tap, ring)
 
 
 def test_6xx(tap, srv):
@@ -333,6 +360,7 @@ def test_6xx(tap, srv):
     tap.ok(decline.rc == 0, "pinhole ACKs the 603", decline.diag())
     tap.ok(ring.rc == 0 and pick(ring.messages(), "recv", "CANCEL "),
            "the ringing branch gets a CANCEL after the 6xx", ring.diag())
+    cancel_matches_invite(tap, ring)
 
 
 def test_lossy(tap, srv):
@@ -340,15 +368,18 @@ def test_lossy(tap, srv):
     uas_port = free_port()
     register(tap, srv, uas_port, "heidi")
     before = srv.stats("tm")
-    uas = start_uas(tap, srv, "uas_answer", uas_port, "heidi", calls, ["-d", "100", "-lost", "10"])
-    uac = call(tap, srv, "uac_call", "heidi", [uas], calls=calls,
+    uas = start_uas(tap, srv, "uas_answer", uas_port, "heidi", calls,
+                    ["-d", "100", "-lost", "10", "-set", "linger", "16000", "-fd", "1"])
+    uac = call(tap, srv, "uac_call", "heidi", [], calls=calls,
                args=["-r", "10", "-d", "1000", "-lost", "10"])
+    time.sleep(1.5)
+    seen = uas.count("IncomingCall(C)")
+    uas.stop()
     lost = sum(1 for s in (uac, uas) for _, lo, _, _ in s.messages() if lo)
     tap.ok(uac.rc == 0 and uac.count("SuccessfulCall(C)") == calls,
            "%d calls with 10 %% loss at both user agents all complete for the caller "
            "(%d messages lost)" % (calls, lost), uac.diag() + "\n" + uas.diag())
-    tap.ok(uas.count("IncomingCall(C)") == calls, "the callee saw all %d calls" % calls,
-           uas.diag())
+    tap.eq(seen, calls, "the callee saw all %d calls" % calls)
     after = srv.stats("tm")
     retr = (after["tm.rcv_retransmissions"] - before["tm.rcv_retransmissions"],
             after["tm.retransmissions"] - before["tm.retransmissions"])
