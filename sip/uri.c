@@ -221,19 +221,21 @@ static int parse_hostname(const char **pp, const char *end, struct sip_uri *out)
 	unsigned octets = 0;
 	bool v4 = true;
 
+	if (*p == '-') /* later labels start with the alphanum after a '.' */
+		return -EINVAL;
 	for (;;) {
 		const char *label = p;
 
 		p = ch_span(p, end, CH_LABEL);
-		if (p == label || *label == '-' || p[-1] == '-')
+		if (p == label || p[-1] == '-')
 			return -EINVAL;
 		v4 = v4 && is_octet(label, p);
 		octets++;
 		if (p >= end || *p != '.')
 			break;
-		if (++p < end && *p == '.')
-			return -EINVAL;
-		if (p >= end || !ch_is((unsigned char)*p, CH_ALPHA | CH_DIGIT)) {
+		if (++p >= end || !ch_is((unsigned char)*p, CH_ALPHA | CH_DIGIT)) {
+			if (p < end && *p == '.')
+				return -EINVAL;
 			v4 = false;
 			break;
 		}
