@@ -65,6 +65,27 @@ int slice_to_u32(slice s, uint32_t max, uint32_t *out);
 /* Copies at most cap-1 bytes and terminates; returns the copied length. */
 size_t slice_copy_cstr(slice s, char *dst, size_t cap);
 
+/* ---- append buffers ---------------------------------------------------- */
+
+/* Appends to caller memory without printf on hot paths (replies, Via and
+ * Contact texts). Running out of room is sticky: full is set, later
+ * appends do nothing, len stops where the last whole piece fitted. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool full;
+};
+
+static inline void sbuf_init(struct sbuf *b, char *p, size_t cap)
+{
+	*b = (struct sbuf){ .p = p, .cap = cap };
+}
+
+void sbuf_add(struct sbuf *b, slice s);
+void sbuf_adds(struct sbuf *b, const char *s);
+void sbuf_add_uint(struct sbuf *b, uint64_t v);
+void sbuf_add_hex64(struct sbuf *b, uint64_t v); /* 16 lower-case digits */
+
 /* ---- logging ---------------------------------------------------------- */
 
 enum log_level {

@@ -1,7 +1,8 @@
 /*
  * slice.c — comparisons and conversions on byte slices.
  *
- * Pure functions on caller-owned bytes; safe in every process.
+ * Pure functions on caller-owned bytes, and the append buffer; safe in
+ * every process.
  */
 #include "base.h"
 
@@ -66,4 +67,42 @@ size_t slice_copy_cstr(slice s, char *dst, size_t cap)
 		memcpy(dst, s.p, n);
 	dst[n] = '\0';
 	return n;
+}
+
+void sbuf_add(struct sbuf *b, slice s)
+{
+	if (b->full || s.len > b->cap - b->len) {
+		b->full = true;
+		return;
+	}
+	if (s.len)
+		memcpy(b->p + b->len, s.p, s.len);
+	b->len += s.len;
+}
+
+void sbuf_adds(struct sbuf *b, const char *s)
+{
+	sbuf_add(b, slice_cstr(s));
+}
+
+void sbuf_add_uint(struct sbuf *b, uint64_t v)
+{
+	char digits[20];
+	size_t n = sizeof(digits);
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	sbuf_add(b, slice_make(digits + n, sizeof(digits) - n));
+}
+
+void sbuf_add_hex64(struct sbuf *b, uint64_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	char digits[16];
+
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		digits[i] = hex[v & 15];
+	sbuf_add(b, slice_make(digits, sizeof(digits)));
 }

@@ -438,31 +438,61 @@ int registrar_persist_locked(const struct pinhole_conf *conf, struct loc_handle 
 	return pdb_location_put(h->key, buf, (size_t)n);
 }
 
+/* One Contact line of the 200 OK, appended whole or not at all. */
+static void contact_line(struct reg_ctx *rc, const struct loc_binding *b)
+{
+	char line[LOC_MAX_CONTACT + LOC_MAX_INSTANCE + 160], ip[INET6_ADDRSTRLEN];
+	struct sbuf s;
+
+	sbuf_init(&s, line, sizeof(line));
+	sbuf_adds(&s, "Contact: <");
+	sbuf_add(&s, b->contact);
+	sbuf_adds(&s, ">;expires=");
+	sbuf_add_uint(&s, (uint64_t)(b->expires - rc->now));
+	if (b->q >= 0) {
+		char frac[4] = { '.', (char)('0' + b->q % 1000 / 100),
+				 (char)('0' + b->q % 100 / 10), (char)('0' + b->q % 10) };
+
+		sbuf_adds(&s, ";q=");
+		sbuf_add_uint(&s, (uint64_t)(b->q / 1000));
+		sbuf_add(&s, slice_make(frac, sizeof(frac)));
+	}
+	if (b->instance.len) {
+		sbuf_adds(&s, ";+sip.instance=");
+		sbuf_add(&s, b->instance);
+	}
+	if (b->reg_id) {
+		sbuf_adds(&s, ";reg-id=");
+		sbuf_add_uint(&s, b->reg_id);
+	}
+	if ((b->flags & LOC_F_NAT) &&
+	    inet_ntop(b->received.family, b->received.addr, ip, sizeof(ip))) {
+		bool v6 = b->received.family == AF_INET6;
+
+		sbuf_adds(&s, v6 ? ";received=\"sip:[" : ";received=\"sip:");
+		sbuf_adds(&s, ip);
+		sbuf_adds(&s, v6 ? "]:" : ":");
+		sbuf_add_uint(&s, b->received.port);
+		sbuf_adds(&s, "\"");
+	}
+	sbuf_adds(&s, "\r\n");
+	if (!s.full && s.len < rc->cap - rc->out->extra_len) {
+		memcpy(rc->extra + rc->out->extra_len, line, s.len);
+		rc->out->extra_len += s.len;
+		rc->extra[rc->out->extra_len] = '\0';
+	}
+}
+
 /* The 200 OK lists every current binding with its remaining expires, and
  * received for NATed ones (RFC 3261 §10.3 step 8). */
 static void list_bindings_locked(struct reg_ctx *rc, struct loc_handle *h)
 {
 	struct loc_binding b;
-	char ip[INET6_ADDRSTRLEN];
 
 	for (unsigned i = 0; i < loc_count_locked(h); i++) {
 		loc_get_locked(h, i, &b);
-		if (b.expires <= rc->now)
-			continue;
-		extra_printf(rc, "Contact: <%.*s>;expires=%lld", SLICE_FMT(b.contact),
-			     (long long)(b.expires - rc->now));
-		if (b.q >= 0)
-			extra_printf(rc, ";q=%d.%03d", b.q / 1000, b.q % 1000);
-		if (b.instance.len)
-			extra_printf(rc, ";+sip.instance=%.*s", SLICE_FMT(b.instance));
-		if (b.reg_id)
-			extra_printf(rc, ";reg-id=%u", b.reg_id);
-		if ((b.flags & LOC_F_NAT) && inet_ntop(b.received.family, b.received.addr,
-							ip, sizeof(ip)))
-			extra_printf(rc, b.received.family == AF_INET6
-					 ? ";received=\"sip:[%s]:%u\"" : ";received=\"sip:%s:%u\"",
-				     ip, b.received.port);
-		extra_printf(rc, "\r\n");
+		if (b.expires > rc->now)
+			contact_line(rc, &b);
 	}
 }
 

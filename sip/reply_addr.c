@@ -38,23 +38,31 @@ size_t sip_reply_top_via(const struct sip_msg *msg, const struct sockaddr *src,
 	const char *params_at = via->params.len ? via->params.p - 1 : slice_end(via->raw);
 	char ip[INET6_ADDRSTRLEN];
 	uint16_t port = 0;
-	size_t n;
+	struct sbuf b;
 
 	if (msg->nvia == 0 || sip_sockaddr_text(src, ip, sizeof(ip), &port) < 0)
 		return 0;
-	n = (size_t)snprintf(out, cap, "%.*s", (int)(params_at - via->raw.p), via->raw.p);
-	while (n < cap && sip_param_next(&rest, &name, &value) == 1) {
+	sbuf_init(&b, out, cap);
+	sbuf_add(&b, slice_between(via->raw.p, params_at));
+	while (sip_param_next(&rest, &name, &value) == 1) {
 		if (slice_caseeq_cstr(name, "received") || slice_caseeq_cstr(name, "rport"))
 			continue;
-		n += (size_t)snprintf(out + n, cap - n, ";%.*s", SLICE_FMT(name));
-		if (value.len && n < cap)
-			n += (size_t)snprintf(out + n, cap - n, "=%.*s", SLICE_FMT(value));
+		sbuf_adds(&b, ";");
+		sbuf_add(&b, name);
+		if (value.len) {
+			sbuf_adds(&b, "=");
+			sbuf_add(&b, value);
+		}
 	}
-	if (n < cap && !sip_addr_equals(via->host, src))
-		n += (size_t)snprintf(out + n, cap - n, ";received=%s", ip);
-	if (n < cap && (via->has_rport || force_rport))
-		n += (size_t)snprintf(out + n, cap - n, ";rport=%u", port);
-	return n < cap ? n : 0;
+	if (!sip_addr_equals(via->host, src)) {
+		sbuf_adds(&b, ";received=");
+		sbuf_adds(&b, ip);
+	}
+	if (via->has_rport || force_rport) {
+		sbuf_adds(&b, ";rport=");
+		sbuf_add_uint(&b, port);
+	}
+	return b.full ? 0 : b.len;
 }
 
 void sip_reply_dest(const struct sip_msg *msg, const struct sockaddr *src,
@@ -82,9 +90,13 @@ size_t sip_reply_to_tag(const struct sip_msg *req, const char *prefix, uint64_t 
 	uint64_t h = 0xcbf29ce484222325ull;
 	const slice parts[] = { req->call_id, req->from.tag,
 				req->nvia ? req->via[0].branch : SLICE_NULL };
+	struct sbuf b;
 
 	for (size_t i = 0; i < ARRAY_LEN(parts); i++)
 		for (uint32_t j = 0; j < parts[i].len; j++)
 			h = (h ^ (unsigned char)parts[i].p[j]) * 0x100000001b3ull;
-	return (size_t)snprintf(out, cap, "%s%016llx", prefix, (unsigned long long)(h ^ salt));
+	sbuf_init(&b, out, cap);
+	sbuf_adds(&b, prefix);
+	sbuf_add_hex64(&b, h ^ salt);
+	return b.full ? 0 : b.len;
 }
