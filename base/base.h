@@ -68,8 +68,9 @@ size_t slice_copy_cstr(slice s, char *dst, size_t cap);
 /* ---- append buffers ---------------------------------------------------- */
 
 /* Appends to caller memory without printf on hot paths (replies, Via and
- * Contact texts). Running out of room is sticky: full is set, later
- * appends do nothing, len stops where the last whole piece fitted. */
+ * Contact texts). The text is always NUL-terminated (cap counts the NUL).
+ * Running out of room is sticky: full is set, later appends do nothing,
+ * len stops where the last whole piece fitted. */
 struct sbuf {
 	char *p;
 	size_t len, cap;
@@ -78,13 +79,16 @@ struct sbuf {
 
 static inline void sbuf_init(struct sbuf *b, char *p, size_t cap)
 {
-	*b = (struct sbuf){ .p = p, .cap = cap };
+	*b = (struct sbuf){ .p = p, .cap = cap, .full = cap == 0 };
+	if (cap)
+		p[0] = '\0';
 }
 
 void sbuf_add(struct sbuf *b, slice s);
 void sbuf_adds(struct sbuf *b, const char *s);
 void sbuf_add_uint(struct sbuf *b, uint64_t v);
-void sbuf_add_hex64(struct sbuf *b, uint64_t v); /* 16 lower-case digits */
+/* Lower-case hex, zero-padded to width digits (0: as few as needed). */
+void sbuf_add_hex(struct sbuf *b, uint64_t v, unsigned width);
 
 /* ---- logging ---------------------------------------------------------- */
 

@@ -71,13 +71,14 @@ size_t slice_copy_cstr(slice s, char *dst, size_t cap)
 
 void sbuf_add(struct sbuf *b, slice s)
 {
-	if (b->full || s.len > b->cap - b->len) {
+	if (b->full || s.len >= b->cap - b->len) {
 		b->full = true;
 		return;
 	}
 	if (s.len)
 		memcpy(b->p + b->len, s.p, s.len);
 	b->len += s.len;
+	b->p[b->len] = '\0';
 }
 
 void sbuf_adds(struct sbuf *b, const char *s)
@@ -97,12 +98,17 @@ void sbuf_add_uint(struct sbuf *b, uint64_t v)
 	sbuf_add(b, slice_make(digits + n, sizeof(digits) - n));
 }
 
-void sbuf_add_hex64(struct sbuf *b, uint64_t v)
+void sbuf_add_hex(struct sbuf *b, uint64_t v, unsigned width)
 {
 	static const char hex[] = "0123456789abcdef";
 	char digits[16];
+	size_t n = sizeof(digits);
 
-	for (int i = 15; i >= 0; i--, v >>= 4)
-		digits[i] = hex[v & 15];
-	sbuf_add(b, slice_make(digits, sizeof(digits)));
+	if (width > sizeof(digits))
+		width = sizeof(digits);
+	do {
+		digits[--n] = hex[v & 15];
+		v >>= 4;
+	} while (v || sizeof(digits) - n < width);
+	sbuf_add(b, slice_make(digits + n, sizeof(digits) - n));
 }

@@ -140,16 +140,27 @@ static slice hostport_range(const struct sip_uri *uri)
 	return slice_between(start, end);
 }
 
+/* "host:port", an IPv6 address in brackets; 0 when it does not fit. */
+static size_t hostport_text(const char *host, bool v6, uint16_t port, char *out, size_t cap)
+{
+	struct sbuf b;
+
+	sbuf_init(&b, out, cap);
+	sbuf_adds(&b, v6 ? "[" : "");
+	sbuf_adds(&b, host);
+	sbuf_adds(&b, v6 ? "]:" : ":");
+	sbuf_add_uint(&b, port);
+	return b.full || b.len >= cap ? 0 : b.len;
+}
+
 static size_t sockaddr_hostport(const struct sockaddr *sa, char *out, size_t cap)
 {
 	char ip[INET6_ADDRSTRLEN];
 	uint16_t port;
-	int n;
 
 	if (sip_sockaddr_text(sa, ip, sizeof(ip), &port) < 0)
 		return 0;
-	n = snprintf(out, cap, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
-	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+	return hostport_text(ip, sa->sa_family == AF_INET6, port, out, cap);
 }
 
 /* fix_nated_contact: the first Contact's host:port becomes the source. */
@@ -199,10 +210,8 @@ int proxy_edit_response(const struct sip_msg *resp, const struct sockaddr *src, 
 size_t proxy_hostport(const struct pinhole_conf *conf, unsigned socket, char *out, size_t cap)
 {
 	const char *addr = conf->advertise[0] ? conf->advertise : conf->listen[socket].address;
-	int n = snprintf(out, cap, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr,
-			 conf->listen[socket].port);
 
-	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+	return hostport_text(addr, strchr(addr, ':') != NULL, conf->listen[socket].port, out, cap);
 }
 
 /* Texts the edits of one forwarded request point into. */
@@ -255,14 +264,18 @@ static void edit_via(struct sip_builder *b, const struct proxy_fwd *f,
 {
 	const struct sip_msg *m = f->msg;
 	char hp[80];
+	struct sbuf via;
 	size_t n;
-	int len;
 
 	proxy_hostport(f->conf, pb->socket, hp, sizeof(hp));
-	len = snprintf(tx->via, sizeof(tx->via), "Via: SIP/2.0/UDP %s;branch=%.*s\r\n", hp,
-		       SLICE_FMT(pb->branch));
-	if (len > 0 && (size_t)len < sizeof(tx->via))
-		sip_build_insert(b, sip_msg_hdr(m, SIP_H_VIA)->line.p, slice_make(tx->via, (size_t)len));
+	sbuf_init(&via, tx->via, sizeof(tx->via));
+	sbuf_adds(&via, "Via: SIP/2.0/UDP ");
+	sbuf_adds(&via, hp);
+	sbuf_adds(&via, ";branch=");
+	sbuf_add(&via, pb->branch);
+	sbuf_adds(&via, "\r\n");
+	if (!via.full)
+		sip_build_insert(b, sip_msg_hdr(m, SIP_H_VIA)->line.p, slice_make(tx->via, via.len));
 	n = sip_reply_top_via(m, f->src->addr, f->src->nat != 0, tx->top_via, sizeof(tx->top_via));
 	if (n)
 		sip_build_replace(b, m->via[0].raw, slice_make(tx->top_via, n));
@@ -272,14 +285,15 @@ static void edit_max_forwards(struct sip_builder *b, const struct sip_msg *m,
 			      struct req_texts *tx)
 {
 	const struct sip_hdr *h = sip_msg_hdr(m, SIP_H_MAX_FORWARDS);
-	int n;
+	struct sbuf mf;
 
 	if (!h) {
 		sip_build_add_header(b, SIP_H_OTHER, SLICE_LIT("Max-Forwards: 70"));
 		return;
 	}
-	n = snprintf(tx->mf, sizeof(tx->mf), "%d", m->max_forwards > 0 ? m->max_forwards - 1 : 0);
-	sip_build_replace(b, h->value, slice_make(tx->mf, (size_t)n));
+	sbuf_init(&mf, tx->mf, sizeof(tx->mf));
+	sbuf_add_uint(&mf, m->max_forwards > 0 ? (uint64_t)(m->max_forwards - 1) : 0);
+	sip_build_replace(b, h->value, slice_make(tx->mf, mf.len));
 }
 
 static void edit_routes(struct sip_builder *b, const struct proxy_fwd *f,
@@ -314,13 +328,17 @@ static void edit_record_route(struct sip_builder *b, const struct proxy_fwd *f,
 	const struct sip_msg *m = f->msg;
 	const char *after_vias = NULL;
 	char hp[80];
-	int n;
+	struct sbuf rr;
+	size_t n;
 
 	proxy_hostport(f->conf, f->src->socket, hp, sizeof(hp));
-	n = snprintf(tx->rr, sizeof(tx->rr), "Record-Route: <sip:%s;lr%s>\r\n", hp,
-		     f->src->nat || pb->nat ? ";nat=yes" : "");
-	if (n <= 0 || (size_t)n >= sizeof(tx->rr))
+	sbuf_init(&rr, tx->rr, sizeof(tx->rr));
+	sbuf_adds(&rr, "Record-Route: <sip:");
+	sbuf_adds(&rr, hp);
+	sbuf_adds(&rr, f->src->nat || pb->nat ? ";lr;nat=yes>\r\n" : ";lr>\r\n");
+	if (rr.full)
 		return;
+	n = rr.len;
 	if (sip_msg_hdr(m, SIP_H_RECORD_ROUTE)) {
 		sip_build_insert(b, sip_msg_hdr(m, SIP_H_RECORD_ROUTE)->line.p,
 				 slice_make(tx->rr, (size_t)n));

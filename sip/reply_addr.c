@@ -97,6 +97,6 @@ size_t sip_reply_to_tag(const struct sip_msg *req, const char *prefix, uint64_t 
 			h = (h ^ (unsigned char)parts[i].p[j]) * 0x100000001b3ull;
 	sbuf_init(&b, out, cap);
 	sbuf_adds(&b, prefix);
-	sbuf_add_hex64(&b, h ^ salt);
+	sbuf_add_hex(&b, h ^ salt, 16);
 	return b.full ? 0 : b.len;
 }

@@ -90,10 +90,20 @@ bool tm_request_matches(const struct sip_msg *stored, const struct sip_msg *msg,
 
 size_t tm_branch_format(const struct tm_branch_id *id, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, TM_BRANCH_PREFIX "%08x.%x.%x.%x.%08x", id->boot,
-			 id->slot, id->gen, id->branch, id->loop);
+	struct sbuf b;
 
-	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+	sbuf_init(&b, out, cap);
+	sbuf_adds(&b, TM_BRANCH_PREFIX);
+	sbuf_add_hex(&b, id->boot, 8);
+	sbuf_adds(&b, ".");
+	sbuf_add_hex(&b, id->slot, 0);
+	sbuf_adds(&b, ".");
+	sbuf_add_hex(&b, id->gen, 0);
+	sbuf_adds(&b, ".");
+	sbuf_add_hex(&b, id->branch, 0);
+	sbuf_adds(&b, ".");
+	sbuf_add_hex(&b, id->loop, 8);
+	return b.full || b.len >= cap ? 0 : b.len;
 }
 
 /* One hex field of at most max digits ending at '.' or the end. */
