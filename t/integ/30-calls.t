@@ -186,7 +186,8 @@ def test_call(tap, srv):
     uas_port = free_port()
     register(tap, srv, uas_port, user="bob")
     before = srv.stats("core")["core.fwd_requests"]
-    uas = start_uas(tap, srv, "uas_answer", uas_port, "bob", 3, ["-d", "200"])
+    uas = start_uas(tap, srv, "uas_answer", uas_port, "bob", 3,
+                    ["-d", "200", "-set", "linger", "0"])
     uac = call(tap, srv, "uac_call", "bob", [uas], calls=3, args=["-r", "10", "-d", "200"])
     tap.ok(uac.rc == 0 and uac.count("SuccessfulCall(C)") == 3,
            "3 calls INVITE/100/180/200/ACK/BYE/200 complete for the caller", uac.diag())
@@ -333,7 +334,8 @@ def test_fork(tap, srv):
     ports = [free_port(), free_port()]
     for p in ports:
         register(tap, srv, p, "frank")
-    answer = start_uas(tap, srv, "uas_answer", ports[0], "frank", 1, ["-d", "1000"])
+    answer = start_uas(tap, srv, "uas_answer", ports[0], "frank", 1,
+                       ["-d", "1000", "-set", "linger", "0"])
     ring = start_uas(tap, srv, "uas_ring", ports[1], "frank", 1)
     uac = call(tap, srv, "uac_call", "frank", [answer, ring])
     tap.ok(uac.rc == 0 and len(pick(uac.messages(), "recv", "SIP/2.0 200", cseq="INVITE")) >= 1,
@@ -364,6 +366,8 @@ def test_6xx(tap, srv):
 
 
 def test_lossy(tap, srv):
+    """On a server with the default tm.fr_inv: with 10 % loss a 200 and its
+    first retransmissions can all be lost for longer than 3 s."""
     calls = 20
     uas_port = free_port()
     register(tap, srv, uas_port, "heidi")
@@ -380,6 +384,8 @@ def test_lossy(tap, srv):
            "%d calls with 10 %% loss at both user agents all complete for the caller "
            "(%d messages lost)" % (calls, lost), uac.diag() + "\n" + uas.diag())
     tap.eq(seen, calls, "the callee saw all %d calls" % calls)
+    byes = set(hdrs(m, "Call-ID")[0] for m in pick(uas.messages(), "recv", "BYE "))
+    tap.eq(len(byes), calls, "and took the BYE of each")
     after = srv.stats("tm")
     retr = (after["tm.rcv_retransmissions"] - before["tm.rcv_retransmissions"],
             after["tm.retransmissions"] - before["tm.retransmissions"])
@@ -412,6 +418,7 @@ def main():
         test_unknown(tap, srv)
         test_fork(tap, srv)
         test_6xx(tap, srv)
+    with Server() as srv:
         test_lossy(tap, srv)
     tap.done()
 
