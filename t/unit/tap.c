@@ -5,6 +5,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int n_tests;
 static int n_failed;
@@ -54,4 +56,19 @@ int tap_done(void)
 {
 	printf("1..%d\n", n_tests);
 	return n_failed ? 1 : 0;
+}
+
+int tap_fork(void)
+{
+	fflush(stdout);
+	return fork();
+}
+
+int tap_child_status(int pid)
+{
+	int status;
+
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -13,6 +13,10 @@
 bool tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tap_skip(const char *reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* fork() with stdout flushed first, so TAP lines are not printed twice. */
+int tap_fork(void);
+/* The exit status of child pid (128 + signal if killed), -1 on error. */
+int tap_child_status(int pid);
 /* Prints the plan and returns the exit status (non-zero if anything failed). */
 int tap_done(void);
 

@@ -473,29 +473,14 @@ static void test_slot_reuse(void)
 	IS_INT(send_cred(&c, &src4, T0), SIP_AUTH_STALE, "its slot went to a newer nonce: STALE");
 }
 
-static pid_t fork_child(void)
-{
-	fflush(stdout);
-	return fork();
-}
-
-static int child_status(pid_t pid)
-{
-	int status;
-
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static void test_nc_other_process(void)
 {
 	struct cred c = fresh(1);
-	pid_t pid = fork_child();
+	pid_t pid = tap_fork();
 
 	if (pid == 0)
 		_exit(send_cred(&c, &src4, T0) == SIP_AUTH_OK ? 0 : 1);
-	IS_INT(child_status(pid), 0, "another process accepted nc 1");
+	IS_INT(tap_child_status(pid), 0, "another process accepted nc 1");
 	IS_INT(send_cred(&c, &src4, T0), SIP_AUTH_INVALID, "nc 1 is then a replay here");
 	c.nc = 2;
 	IS_INT(send_cred(&c, &src4, T0), SIP_AUTH_OK, "nc 2 accepted here");
@@ -517,7 +502,7 @@ static void test_nc_race(void)
 		return;
 	memset(won, 0, (RACE_N + 1) * sizeof(uint32_t));
 	for (int i = 0; i < 2; i++) {
-		pid[i] = fork_child();
+		pid[i] = tap_fork();
 		if (pid[i] != 0)
 			continue;
 		for (c.nc = 1; c.nc <= RACE_N; c.nc++)
@@ -525,7 +510,7 @@ static void test_nc_race(void)
 				__atomic_fetch_add(&won[c.nc], 1, __ATOMIC_RELAXED);
 		_exit(0);
 	}
-	IS_INT(child_status(pid[0]) + child_status(pid[1]), 0, "both racers finished");
+	IS_INT(tap_child_status(pid[0]) + tap_child_status(pid[1]), 0, "both racers finished");
 	for (unsigned i = 1; i <= RACE_N; i++) {
 		once = once && won[i] <= 1;
 		total += won[i];

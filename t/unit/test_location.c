@@ -21,21 +21,6 @@
 #define SEG_SIZE (64u << 20)
 #define NOW 1700000000LL
 
-static pid_t fork_child(void)
-{
-	fflush(stdout);
-	return fork();
-}
-
-static int child_status(pid_t pid)
-{
-	int status;
-
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static uint64_t used_now(void)
 {
 	struct shm_usage u;
@@ -815,12 +800,12 @@ static void test_processes(void)
 	struct tally t;
 
 	for (int k = 0; k < KIDS; k++) {
-		kid[k] = fork_child();
+		kid[k] = tap_fork();
 		if (kid[k] == 0)
 			_exit(kid_work(k));
 	}
 	for (int k = 0; k < KIDS; k++)
-		ok &= child_status(kid[k]) == 0;
+		ok &= tap_child_status(kid[k]) == 0;
 	OK(ok, "%d processes put and delete without error", KIDS);
 	OK(tally(&t) && !t.bad, "lists consistent after concurrent changes");
 	IS_INT(loc_aor_count(), KIDS * OWN + SHARED, "exact AOR count");
@@ -859,7 +844,7 @@ static void test_dead_holder(void)
 		OK(false, "pipe");
 		return;
 	}
-	pid = fork_child();
+	pid = tap_fork();
 	if (pid == 0) {
 		struct loc_handle h;
 
@@ -872,7 +857,7 @@ static void test_dead_holder(void)
 	}
 	OK(read(fds[0], &c, 1) == 1, "child holds the bucket lock");
 	kill(pid, SIGKILL);
-	IS_INT(child_status(pid), 128 + SIGKILL, "child killed");
+	IS_INT(tap_child_status(pid), 128 + SIGKILL, "child killed");
 	OK(shm_locks_release_dead(pid) >= 1, "master frees the dead holder's lock");
 	IS_INT(count_of("dead@example.com"), 1, "its completed put is there");
 	b = mkb("sip:dead@2.2.2.2", "alive");
@@ -914,7 +899,7 @@ static void test_killed_mid_change(void)
 	bool ok = true;
 
 	for (int round = 0; round < 20; round++) {
-		pid_t pid = fork_child();
+		pid_t pid = tap_fork();
 		struct timespec ts = { 0, 1000000L * (1 + round % 4) };
 
 		if (pid == 0) {
@@ -923,7 +908,7 @@ static void test_killed_mid_change(void)
 		}
 		nanosleep(&ts, NULL);
 		kill(pid, SIGKILL);
-		child_status(pid);
+		tap_child_status(pid);
 		shm_locks_release_dead(pid);
 		ok &= tally(&t) && !t.bad;
 	}

@@ -21,21 +21,6 @@
 #define SMALL_SEG (4u << 20)
 #define CHUNK (64u * 1024)
 
-static pid_t fork_child(void)
-{
-	fflush(stdout);
-	return fork();
-}
-
-static int child_status(pid_t pid)
-{
-	int status;
-
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static uint64_t used_now(void)
 {
 	struct shm_usage u;
@@ -113,7 +98,7 @@ static void test_lifetime_follows_processes(void)
 	id = shm->shmid;
 	if (pipe(p) < 0)
 		return;
-	kid = fork_child();
+	kid = tap_fork();
 	if (kid == 0) {
 		if (read(p[0], &c, 1) != 1)
 			_exit(2);
@@ -124,7 +109,7 @@ static void test_lifetime_follows_processes(void)
 	OK(shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1,
 	   "the child's attachment keeps the segment");
 	IS_INT(write(p[1], "x", 1), 1, "let the child read it");
-	IS_INT(child_status(kid), 0, "child still reads the header");
+	IS_INT(tap_child_status(kid), 0, "child still reads the header");
 	OK(shmctl(id, IPC_STAT, &ds) < 0 && (errno == EINVAL || errno == EIDRM),
 	   "the segment is gone with the last process");
 	close(p[0]);
@@ -356,12 +341,12 @@ static void test_concurrent_alloc(void)
 
 	shm_usage(&u0);
 	for (int i = 0; i < 4; i++) {
-		kids[i] = fork_child();
+		kids[i] = tap_fork();
 		if (kids[i] == 0)
 			_exit(churn(i, 40000));
 	}
 	for (int i = 0; i < 4; i++)
-		failed += child_status(kids[i]) != 0;
+		failed += tap_child_status(kids[i]) != 0;
 	shm_usage(&u1);
 	IS_INT(failed, 0, "4 processes allocating and freeing at once: no "
 	       "object overwritten, no failure");
@@ -376,7 +361,7 @@ static void test_concurrent_alloc(void)
 
 static pid_t stat_child(unsigned slot, uint64_t n, bool crash)
 {
-	pid_t pid = fork_child();
+	pid_t pid = tap_fork();
 
 	if (pid == 0) {
 		shm_stats_bind(slot);
@@ -400,13 +385,13 @@ static void test_stats_rows(void)
 	IS_INT(stat_get(STAT_CORE_RCV_REQUESTS), rcv + 1,
 	       "an unbound process counts in the spare row");
 	for (unsigned i = 0; i < 4; i++)
-		bad += child_status(stat_child(i, 1000 * (i + 1), false)) != 0;
-	IS_INT(child_status(stat_child(5, 7, true)), 128 + SIGKILL,
+		bad += tap_child_status(stat_child(i, 1000 * (i + 1), false)) != 0;
+	IS_INT(tap_child_status(stat_child(5, 7, true)), 128 + SIGKILL,
 	       "a child counted then died by SIGKILL");
-	IS_INT(child_status(stat_child(0, 5, false)), 0,
+	IS_INT(tap_child_status(stat_child(0, 5, false)), 0,
 	       "a respawned child adds to its slot");
 	quiet(true);
-	IS_INT(child_status(stat_child(SHM_MAX_PROCS, 11, false)), 0,
+	IS_INT(tap_child_status(stat_child(SHM_MAX_PROCS, 11, false)), 0,
 	       "a bad slot keeps the spare row");
 	quiet(false);
 	IS_INT(bad, 0, "four children counted and exited");
