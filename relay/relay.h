@@ -1,16 +1,92 @@
 /*
- * relay.h — the media relay worker pool.
+ * relay.h — the media relay: sessions in shared memory, the relay worker
+ * pool that forwards RTP/RTCP, and the rtpproxy control protocol.
  *
- * The relay workers' process slots exist and are supervised and reloaded
- * like every other role; the relay itself (port slices, sessions, latching,
- * rtpproxy control protocol) is the media relay issue.
+ * A session is one media stream (one m= line) of one call, with two legs,
+ * each named by a SIP tag. Each leg has a local RTP port (even) and RTCP
+ * port (RTP+1) from one relay worker's slice of relay.ports: packets the
+ * leg's party sends arrive there and are forwarded to the other party from
+ * the other leg's local port (symmetric, so each party's NAT sees replies
+ * from the address it sends to). Any process attached to shm creates and
+ * updates sessions by writing shm: the SIP workers while proxying, the
+ * relay workers when serving relay.control. Every call here is process-safe
+ * (per-bucket futex locks, bounded work under each).
  */
 #ifndef PINHOLE_RELAY_H
 #define PINHOLE_RELAY_H
 
+#include "../base/base.h"
 #include "../conf/conf.h"
 
 #include <signal.h>
+
+/* An IPv4/IPv6 address and port; family 0 = unknown / none. */
+struct relay_addr {
+	uint8_t family;            /* AF_INET, AF_INET6 or 0 */
+	uint8_t pad;
+	uint16_t port;             /* host order */
+	uint8_t addr[16];
+};
+
+enum relay_flags {
+	RELAY_F_CREATE = 1,        /* create the session when absent (an offer) */
+	RELAY_F_NO_RECV = 2,       /* the party does not want media now:
+	                              c=0.0.0.0, a=sendonly or a=inactive */
+	RELAY_F_NO_SEND = 4,       /* the party will not send: a=recvonly or
+	                              a=inactive (its packets are dropped) */
+};
+
+/* One offer or answer of one party for one media stream. */
+struct relay_req {
+	slice call_id;
+	slice tag;                 /* tag of the party whose address is given */
+	slice other_tag;           /* the other party's tag; may be empty in an
+	                              initial offer (filled in by the answer) */
+	unsigned media;            /* index of the m= line, 0-based */
+	struct relay_addr addr;    /* where that party says it receives RTP
+	                              (SDP c=/m=); the first guess before latching */
+	uint32_t flags;            /* enum relay_flags */
+};
+
+/* Records r->addr for r->tag's leg and returns in *local the relay address
+ * and RTP port of the other party's leg: the port the other party must send
+ * to, carried to it in r's SDP once rewritten; what arrives there goes to
+ * r->tag's party. A signalling update of a latched leg opens
+ * the bounded re-latch window. Errors: -ENOENT (no session and no
+ * RELAY_F_CREATE), -ENOSPC (no free ports: the caller answers 503 / E-code),
+ * -ENOMEM (shm), -EINVAL (bad request). */
+int relay_update(const struct relay_req *r, struct relay_addr *local);
+
+/* Deletes the sessions of call_id (all its media) whose legs carry tag (and
+ * other_tag when not empty); an empty tag deletes every session of the
+ * call. Returns the number deleted, or -ENOENT when none matched. */
+int relay_delete(slice call_id, slice tag, slice other_tag);
+
+/* Counters of one session, for `relay list` and the rtpproxy Q command. */
+struct relay_leg_info {
+	char tag[64];
+	struct relay_addr local;   /* relay address and RTP port of the leg */
+	struct relay_addr sdp;     /* address from signalling */
+	struct relay_addr latched; /* real source of RTP, family 0 = not yet */
+	struct relay_addr latched_rtcp;
+	uint64_t packets, bytes;   /* received on this leg (from its party) */
+	uint64_t dropped;
+};
+struct relay_info {
+	char call_id[256];
+	unsigned media;
+	int64_t created_ms, last_packet_ms;   /* CLOCK_REALTIME ms; 0 = none */
+	struct relay_leg_info leg[2];
+};
+
+/* Calls fn for each session (each under its bucket lock, so fn must be
+ * short and must not call into relay); stops when fn returns non-zero.
+ * call_id empty = all. Returns the number of sessions visited. */
+unsigned relay_each(slice call_id,
+		    int (*fn)(const struct relay_info *s, void *arg), void *arg);
+
+/* Gauge: sessions alive. */
+uint64_t relay_session_count(void);
 
 /* Runs relay worker `index` until *stop; returns the exit status. */
 int relay_worker_run(const struct pinhole_conf *conf, unsigned index,

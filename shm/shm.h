@@ -141,7 +141,32 @@ const char *proc_state_name(enum proc_state s);
 	X(NAT_PONGS, "nat.pongs")                                             \
 	X(NAT_BINDINGS_DROPPED, "nat.bindings_dropped")                       \
 	X(NAT_BAD_PONGS, "nat.bad_pongs")                                     \
-	X(NAT_PING_ERRORS, "nat.ping_errors")
+	X(NAT_PING_ERRORS, "nat.ping_errors")                                 \
+	X(CORE_RCV_UDP, "core.rcv_msgs_udp")                                  \
+	X(CORE_RCV_TCP, "core.rcv_msgs_tcp")                                  \
+	X(CORE_RCV_TLS, "core.rcv_msgs_tls")                                  \
+	X(TCP_ACCEPTED, "tcp.accepted")                                       \
+	X(TCP_CONNECTED, "tcp.connected")                                     \
+	X(TCP_CLOSED, "tcp.closed")                                           \
+	X(TCP_REJECTED, "tcp.rejected")                                       \
+	X(TCP_TIMEOUTS, "tcp.timeouts")                                       \
+	X(TCP_BAD_FRAMES, "tcp.bad_frames")                                   \
+	X(TCP_HANDOFFS, "tcp.handoffs")                                       \
+	X(TCP_SEND_ERRORS, "tcp.send_errors")                                 \
+	X(TLS_HANDSHAKES, "tls.handshakes")                                   \
+	X(TLS_HANDSHAKE_FAILURES, "tls.handshake_failures")                   \
+	X(TLS_VERIFY_FAILURES, "tls.verify_failures")                         \
+	X(RELAY_SESSIONS_CREATED, "relay.sessions_created")                   \
+	X(RELAY_SESSIONS_DELETED, "relay.sessions_deleted")                   \
+	X(RELAY_SESSIONS_TIMEOUT, "relay.sessions_timeout")                   \
+	X(RELAY_PACKETS, "relay.packets")                                     \
+	X(RELAY_BYTES, "relay.bytes")                                         \
+	X(RELAY_DROPPED, "relay.dropped")                                     \
+	X(RELAY_LATCHES, "relay.latches")                                     \
+	X(RELAY_PORTS_EXHAUSTED, "relay.ports_exhausted")                     \
+	X(RELAY_CTL_COMMANDS, "relay.control_commands")                       \
+	X(RELAY_CTL_ERRORS, "relay.control_errors")                           \
+	X(RELAY_CTL_RETRANSMITS, "relay.control_retransmits")
 
 enum stat_id {
 #define STAT_ENUM(id, name) STAT_##id,
