@@ -82,6 +82,13 @@ struct pinhole_conf {
 		unsigned max_transactions;
 	} tm;
 	struct {
+		unsigned max_connections;  /* TCP and TLS, all workers together */
+		unsigned idle_timeout;     /* s without traffic before a close */
+		unsigned message_timeout;  /* s to complete a message once begun */
+		unsigned max_header;       /* bytes of start line and headers */
+		unsigned max_message;      /* bytes of a whole message */
+	} tcp;
+	struct {
 		char path[PATH_MAX];
 		uint8_t location;      /* enum conf_location_mode */
 	} db;

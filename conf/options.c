@@ -233,6 +233,12 @@ const struct conf_option conf_options[] = {
 	UINT("tm.fr_inv", tm.fr_inv, 1, 3600, 120, CONF_RELOAD),
 	UINT("tm.max_transactions", tm.max_transactions, 64, 4194304, 65536, RESTART),
 
+	UINT("tcp.max_connections", tcp.max_connections, 16, 1000000, 16384, RESTART),
+	UINT("tcp.idle_timeout", tcp.idle_timeout, 1, 86400, 600, CONF_RELOAD),
+	UINT("tcp.message_timeout", tcp.message_timeout, 1, 600, 10, CONF_RELOAD),
+	UINT("tcp.max_header", tcp.max_header, 512, 65535, 16384, CONF_RELOAD),
+	UINT("tcp.max_message", tcp.max_message, 1024, 65535, 65535, CONF_RELOAD),
+
 	STR("db.path", db.path, "/var/lib/pinhole", check_abs_path, RESTART),
 	ENUM("db.location", db.location, location_names, CONF_LOC_WRITE_THROUGH, RESTART),
 
