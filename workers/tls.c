@@ -98,7 +98,8 @@ static int load_identity(SSL_CTX *ctx, const struct pinhole_conf *conf, char *er
 		return rc;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 		return load_failed("tls.certificate", cert, err, errlen);
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 &&
+	    ERR_GET_REASON(ERR_peek_error()) != X509_R_KEY_VALUES_MISMATCH)
 		return load_failed("tls.private_key", key, err, errlen);
 	if (SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(err, errlen, "tls.private_key %s: does not match tls.certificate %s: %s",
