@@ -62,9 +62,17 @@ int relay_update(const struct relay_req *r, struct relay_addr *local);
  * call. Returns the number deleted, or -ENOENT when none matched. */
 int relay_delete(slice call_id, slice tag, slice other_tag);
 
-/* Counters of one session, for `relay list` and the rtpproxy Q command. */
+#define RELAY_MAX_CALL_ID 255  /* longer Call-IDs: -EINVAL */
+#define RELAY_MAX_TAG 127      /* longer tags: -EINVAL */
+#define RELAY_MAX_SLICES 64
+#define RELAY_RELATCH_MS 2000  /* re-latch window after a signalled move */
+
+/* Counters of one session, for `relay list` and the rtpproxy Q command.
+ * packets/bytes: received from the leg's party and forwarded; dropped:
+ * received and not forwarded (unknown source, truncated, hold, no
+ * destination yet, send failure). */
 struct relay_leg_info {
-	char tag[64];
+	char tag[RELAY_MAX_TAG + 1];
 	struct relay_addr local;   /* relay address and RTP port of the leg */
 	struct relay_addr sdp;     /* address from signalling */
 	struct relay_addr latched; /* real source of RTP, family 0 = not yet */
@@ -73,7 +81,7 @@ struct relay_leg_info {
 	uint64_t dropped;
 };
 struct relay_info {
-	char call_id[256];
+	char call_id[RELAY_MAX_CALL_ID + 1];
 	unsigned media;
 	int64_t created_ms, last_packet_ms;   /* CLOCK_REALTIME ms; 0 = none */
 	struct relay_leg_info leg[2];
@@ -87,6 +95,24 @@ unsigned relay_each(slice call_id,
 
 /* Gauge: sessions alive. */
 uint64_t relay_session_count(void);
+
+/* Master, before fork: the session table in shm, sized for relay.ports
+ * (copied into the table: the relay never reads relay.ports or
+ * relay.address from a reloaded config). 0, -ENODEV without a segment,
+ * -EEXIST when done already, -EINVAL for a bad relay.address, -ENOMEM. */
+int relay_init(const struct pinhole_conf *conf);
+/* Master, before fork, after relay_init: binds every port of the table
+ * on relay.address (raising RLIMIT_NOFILE as needed); children inherit
+ * the sockets. On failure err says which port and call, nothing stays
+ * open. relay_ports_close closes them all (master at exit). */
+int relay_ports_open(char *err, size_t errlen);
+void relay_ports_close(void);
+/* The timer, once a second: removes sessions without a packet (or, never
+ * used, without an update) for timeout_s seconds, looking at no more than
+ * max_slots sessions from *cursor (which it advances). now_ms is
+ * CLOCK_REALTIME. Counts relay.sessions_timeout; returns how many went. */
+unsigned relay_expire(int64_t now_ms, unsigned timeout_s, uint32_t *cursor,
+		      unsigned max_slots);
 
 /* Runs relay worker `index` until *stop; returns the exit status. */
 int relay_worker_run(const struct pinhole_conf *conf, unsigned index,
