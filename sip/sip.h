@@ -356,6 +356,48 @@ const struct sdp_conn *sdp_media_conn(const struct sdp_session *s, unsigned i);
 /* Effective direction (media level, else session, else sendrecv). */
 enum sdp_direction sdp_media_direction(const struct sdp_session *s, unsigned i);
 
+/* ---- SDP towards a media relay (sip/sdp_rewrite.c) ---------------------- */
+
+/* The line that says a body was rewritten to a relay already (rtpproxy's
+ * convention), so a second proxy or a spiral does not relay it again. */
+#define SDP_RELAY_MARKER "a=nortpproxy:yes"
+
+enum sdp_party_flags {       /* the values of relay.h's RELAY_F_NO_* */
+	SDP_PARTY_NO_RECV = 2,   /* c=0.0.0.0 / c=::, a=sendonly, a=inactive */
+	SDP_PARTY_NO_SEND = 4,   /* a=recvonly, a=inactive */
+};
+
+/* What one m= line says about the party that wrote it. */
+struct sdp_party {
+	uint8_t family;          /* AF_INET / AF_INET6; 0: no c= or a host name */
+	uint8_t flags;           /* enum sdp_party_flags */
+	uint16_t port;           /* the m= port; 0: a refused or disabled stream */
+	uint8_t addr[16];        /* network order; all zero when on hold by c= */
+};
+/* Fills *out for m= line i of s. */
+void sdp_media_party(const struct sdp_session *s, unsigned i, struct sdp_party *out);
+/* Whether body carries an "a=nortpproxy:" line. */
+bool sdp_has_relay_marker(slice body);
+
+/* Where the relay takes each stream: one address for the whole body and
+ * an RTP port per m= line (RTCP at port + 1); port 0 leaves a line as
+ * it is. */
+struct sdp_relay {
+	slice addr;              /* IPv4, or IPv6 without brackets */
+	bool ipv6;
+	uint16_t port[SDP_MAX_MEDIA];
+};
+/* Writes body (parsed into s) rewritten to the relay into out: the o=
+ * address, every c= that is not a hold address (0.0.0.0, ::), the m=
+ * ports (a "/n" port count dropped: one pair is relayed), a=rtcp ports
+ * and addresses, and SDP_RELAY_MARKER before the first m= line, with the
+ * body's own line ends. The o= version is kept: the rewrite is a pure
+ * function of the body and the relay ports, which a re-offer keeps, so a
+ * party's version bump (RFC 3264 §8) carries over and an unchanged body
+ * stays unchanged. 0, or -ENOSPC when out is full. */
+int sdp_relay_rewrite(slice body, const struct sdp_session *s, const struct sdp_relay *r,
+		      struct sbuf *out);
+
 /* ---- building messages ------------------------------------------------ */
 
 #define SIP_BUILD_MAX_EDITS 64
