@@ -114,6 +114,15 @@ void relay_ports_close(void);
 unsigned relay_expire(int64_t now_ms, unsigned timeout_s, uint32_t *cursor,
 		      unsigned max_slots);
 
+/* The rtpproxy control socket (relay.control, "udp:IP:PORT"; "" = none).
+ * Master, before fork and after shm_create: binds it (non-blocking) into
+ * *fd (-1 when disabled) and makes the reply cache in shm; 0, or a
+ * negative errno with the reason in err. */
+int relay_control_open(const struct pinhole_conf *conf, int *fd, char *err, size_t errlen);
+/* A relay worker whose poll found fd readable: reads up to a bounded batch
+ * of commands, executes each and answers it to its source. */
+void relay_control_input(int fd, const struct pinhole_conf *conf);
+
 /* Runs relay worker `index` until *stop; returns the exit status. */
 int relay_worker_run(const struct pinhole_conf *conf, unsigned index,
 		     volatile sig_atomic_t *stop);
