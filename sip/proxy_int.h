@@ -63,7 +63,8 @@ struct proxy_branch {
 /* The forwarded copy (§16.6): Request-URI, our Via on top (the received
  * one gets received/rport), Max-Forwards minus one (70 when absent), own
  * Route values removed, Path and strict-router Route values added,
- * Record-Route with lr, the NATed caller's Contact fixed. */
+ * Record-Route with lr (two with r2=on when it leaves by another listen
+ * entry than it came in on), the NATed caller's Contact fixed. */
 int proxy_build_request(const struct proxy_fwd *f, const struct proxy_branch *pb,
 			char *out, size_t cap, size_t *len);
 /* "ADDR:PORT" others reach listen entry i at (advertise, else its
@@ -72,13 +73,34 @@ size_t proxy_hostport(const struct pinhole_conf *conf, unsigned socket, char *ou
 
 /* ---- proxy_route.c: next hops ------------------------------------------ */
 
-/* The destination of uri (maddr, else host; port or the scheme's default):
- * literals need no lookup, names get one A lookup. The socket is prefer
- * when it is a UDP entry of the same family, else the first that is.
+/* The destination of uri (maddr, else host; its port, else 5061 for TLS
+ * and 5060 for the others): literals need no lookup, names get one A
+ * lookup. The socket is a listen entry of the URI's transport
+ * (proxy_uri_proto) and family: prefer when it is one, else the first.
  * -EHOSTUNREACH when the name does not resolve or no socket fits. */
 int proxy_resolve(const struct pinhole_conf *conf, const struct sip_uri *uri,
 		  unsigned prefer, struct tm_addr *dst);
 /* A UDP listen entry of family, prefer if it fits; -1 when none. */
 int proxy_socket_for(const struct pinhole_conf *conf, int family, unsigned prefer);
+/* The same for a listen entry of proto (enum conf_proto). */
+int proxy_socket_for_proto(const struct pinhole_conf *conf, uint8_t proto, int family,
+			   unsigned prefer);
+/* The transport a URI asks for (enum conf_proto): sips: is TLS, else its
+ * transport parameter (udp when absent); -EPROTONOSUPPORT for others. */
+int proxy_uri_proto(const struct sip_uri *uri);
+
+/* sips (RFC 3261 §26.2.2, RFC 5630: TLS on every hop, the last one
+ * included): whether the request's target (Request-URI, or the Route
+ * value that replaces it or is the next hop) is a sips URI. */
+bool proxy_is_sips(const struct sip_msg *msg, const struct proxy_routes *r,
+		   const struct proxy_route_plan *plan);
+/* The reason phrase of the 480 that refuses a sips request which arrived
+ * over UDP or TCP, NULL when it may go on. (416 is for schemes a server
+ * does not know; the path, not the scheme, is at fault, and the caller
+ * may retry over TLS.) */
+const char *proxy_sips_refused(const struct sip_msg *msg, const struct sip_source *src,
+			       const struct proxy_routes *r, const struct proxy_route_plan *plan);
+/* Whether dst may carry the request: anything unless sips, then TLS. */
+bool proxy_dst_secure(const struct pinhole_conf *conf, bool sips, const struct tm_addr *dst);
 
 #endif
