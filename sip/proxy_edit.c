@@ -207,6 +207,8 @@ int proxy_edit_response(const struct sip_msg *resp, const struct sockaddr *src, 
 
 /* ---- requests --------------------------------------------------------------- */
 
+static const char *const via_transport[] = { "UDP", "TCP", "TLS" };
+
 size_t proxy_hostport(const struct pinhole_conf *conf, unsigned socket, char *out, size_t cap)
 {
 	const char *addr = conf->advertise[0] ? conf->advertise : conf->listen[socket].address;
@@ -219,7 +221,7 @@ struct req_texts {
 	char via[600];
 	char top_via[1024];
 	char mf[8];
-	char rr[160];
+	char rr[2 * 192];
 	char contact[64];
 	char route_add[SIP_MAX_MSG / 8];
 	char route_end[1100];
@@ -269,7 +271,9 @@ static void edit_via(struct sip_builder *b, const struct proxy_fwd *f,
 
 	proxy_hostport(f->conf, pb->socket, hp, sizeof(hp));
 	sbuf_init(&via, tx->via, sizeof(tx->via));
-	sbuf_adds(&via, "Via: SIP/2.0/UDP ");
+	sbuf_adds(&via, "Via: SIP/2.0/");
+	sbuf_adds(&via, via_transport[f->conf->listen[pb->socket].proto]);
+	sbuf_adds(&via, " ");
 	sbuf_adds(&via, hp);
 	sbuf_adds(&via, ";branch=");
 	sbuf_add(&via, pb->branch);
@@ -318,36 +322,62 @@ static void edit_routes(struct sip_builder *b, const struct proxy_fwd *f,
 	}
 }
 
-/* Record-Route: <sip:ADDR:PORT;lr> of the socket the request came in on
- * (nat=yes for a NATed side), on top of the existing ones or after the
- * Vias. A second value for a transport switch (r2, RFC 5658) would be
- * added here, next to this one. */
+/* One Record-Route line naming listen entry i: its address and port,
+ * ";transport=tcp" or ";transport=tls" for a stream socket (a sips: URI
+ * carries no transport=tls, deprecated by RFC 5630), ";r2=on" when the proxy
+ * records two values, then ";lr" and ";nat=yes" for a NATed dialog. */
+static void rr_line(struct sbuf *rr, const struct pinhole_conf *conf, unsigned i, bool sips,
+		    bool r2, bool nat)
+{
+	uint8_t proto = conf->listen[i].proto;
+	char hp[80];
+
+	proxy_hostport(conf, i, hp, sizeof(hp));
+	sbuf_adds(rr, sips ? "Record-Route: <sips:" : "Record-Route: <sip:");
+	sbuf_adds(rr, hp);
+	if (proto == CONF_PROTO_TCP)
+		sbuf_adds(rr, ";transport=tcp");
+	else if (proto == CONF_PROTO_TLS && !sips)
+		sbuf_adds(rr, ";transport=tls");
+	if (r2)
+		sbuf_adds(rr, ";r2=on");
+	sbuf_adds(rr, nat ? ";lr;nat=yes>\r\n" : ";lr>\r\n");
+}
+
+/* §16.6 step 4: a sips Request-URI or next hop needs a sips Record-Route. */
+static bool wants_sips(const struct proxy_fwd *f)
+{
+	const struct proxy_route_plan *pl = f->plan;
+
+	return f->msg->ruri.scheme_id == SIP_SCHEME_SIPS ||
+	       (pl->next >= 0 && f->routes->v[pl->next].uri.scheme_id == SIP_SCHEME_SIPS);
+}
+
+/* Record-Route on top of the existing ones, or after the Vias. A request
+ * that leaves by another listen entry than it came in on (a transport
+ * switch, or another address) gets two values, as Kamailio's rr module
+ * with enable_double_rr: first the outgoing side, then the incoming one,
+ * both with r2=on, so each party's Route names the socket facing it. */
 static void edit_record_route(struct sip_builder *b, const struct proxy_fwd *f,
 			      const struct proxy_branch *pb, struct req_texts *tx)
 {
 	const struct sip_msg *m = f->msg;
-	const char *after_vias = NULL;
-	char hp[80];
+	const struct sip_hdr *top = sip_msg_hdr(m, SIP_H_RECORD_ROUTE);
+	bool nat = f->src->nat || pb->nat, sips = wants_sips(f);
+	bool r2 = pb->socket != f->src->socket;
+	const char *at = top ? top->line.p : NULL;
 	struct sbuf rr;
-	size_t n;
 
-	proxy_hostport(f->conf, f->src->socket, hp, sizeof(hp));
 	sbuf_init(&rr, tx->rr, sizeof(tx->rr));
-	sbuf_adds(&rr, "Record-Route: <sip:");
-	sbuf_adds(&rr, hp);
-	sbuf_adds(&rr, f->src->nat || pb->nat ? ";lr;nat=yes>\r\n" : ";lr>\r\n");
+	if (r2)
+		rr_line(&rr, f->conf, pb->socket, sips, true, nat);
+	rr_line(&rr, f->conf, f->src->socket, sips, r2, nat);
 	if (rr.full)
 		return;
-	n = rr.len;
-	if (sip_msg_hdr(m, SIP_H_RECORD_ROUTE)) {
-		sip_build_insert(b, sip_msg_hdr(m, SIP_H_RECORD_ROUTE)->line.p,
-				 slice_make(tx->rr, (size_t)n));
-		return;
-	}
-	for (unsigned i = 0; i < m->nhdrs; i++)
+	for (unsigned i = 0; !top && i < m->nhdrs; i++)
 		if (m->hdrs[i].id == SIP_H_VIA)
-			after_vias = slice_end(m->hdrs[i].line);
-	sip_build_insert(b, after_vias, slice_make(tx->rr, (size_t)n));
+			at = slice_end(m->hdrs[i].line);
+	sip_build_insert(b, at, slice_make(tx->rr, rr.len));
 }
 
 /* Proxy-Authorization lines for our realm were for us (consumed). */

@@ -1,8 +1,9 @@
 /*
  * proxy_route.c — where a request goes next: Route processing (RFC 3261
  * §16.4 and §16.6 steps 6-7, loose routing with strict-router
- * compatibility), whether a URI is this proxy, and the destination
- * address and socket of a URI (DNS A lookups only; literals need none).
+ * compatibility), whether a URI is this proxy, the sips rules, and the
+ * destination address and socket of a URI: the listen entry of the
+ * transport it asks for (DNS A lookups only; literals need none).
  *
  * Runs in the SIP workers, outside every lock: getaddrinfo may block on
  * a name, so it is never called while a table lock is held.
@@ -93,6 +94,31 @@ void proxy_route_plan(const struct pinhole_conf *conf, const struct sip_msg *msg
 	}
 }
 
+/* ---- sips (RFC 3261 §26.2.2, RFC 5630) ---------------------------------- */
+
+bool proxy_is_sips(const struct sip_msg *msg, const struct proxy_routes *r,
+		   const struct proxy_route_plan *plan)
+{
+	if (plan->ruri_from >= 0)
+		return r->v[plan->ruri_from].uri.scheme_id == SIP_SCHEME_SIPS;
+	if (msg->ruri.scheme_id == SIP_SCHEME_SIPS)
+		return true;
+	return plan->next >= 0 && r->v[plan->next].uri.scheme_id == SIP_SCHEME_SIPS;
+}
+
+const char *proxy_sips_refused(const struct sip_msg *msg, const struct sip_source *src,
+			       const struct proxy_routes *r, const struct proxy_route_plan *plan)
+{
+	if (src->proto == CONF_PROTO_TLS || !proxy_is_sips(msg, r, plan))
+		return NULL;
+	return "SIPS Requires TLS";
+}
+
+bool proxy_dst_secure(const struct pinhole_conf *conf, bool sips, const struct tm_addr *dst)
+{
+	return !sips || conf->listen[dst->socket].proto == CONF_PROTO_TLS;
+}
+
 /* ---- destinations ----------------------------------------------------- */
 
 static int listen_family(const struct conf_listen *l)
@@ -100,16 +126,37 @@ static int listen_family(const struct conf_listen *l)
 	return strchr(l->address, ':') ? AF_INET6 : AF_INET;
 }
 
-int proxy_socket_for(const struct pinhole_conf *conf, int family, unsigned prefer)
+int proxy_socket_for_proto(const struct pinhole_conf *conf, uint8_t proto, int family,
+			   unsigned prefer)
 {
-	if (prefer < conf->nlisten && conf->listen[prefer].proto == CONF_PROTO_UDP &&
+	if (prefer < conf->nlisten && conf->listen[prefer].proto == proto &&
 	    listen_family(&conf->listen[prefer]) == family)
 		return (int)prefer;
 	for (unsigned i = 0; i < conf->nlisten; i++)
-		if (conf->listen[i].proto == CONF_PROTO_UDP &&
-		    listen_family(&conf->listen[i]) == family)
+		if (conf->listen[i].proto == proto && listen_family(&conf->listen[i]) == family)
 			return (int)i;
 	return -1;
+}
+
+int proxy_socket_for(const struct pinhole_conf *conf, int family, unsigned prefer)
+{
+	return proxy_socket_for_proto(conf, CONF_PROTO_UDP, family, prefer);
+}
+
+int proxy_uri_proto(const struct sip_uri *uri)
+{
+	slice t = uri->transport;
+
+	if (uri->scheme_id == SIP_SCHEME_SIPS)
+		return t.len == 0 || slice_caseeq_cstr(t, "tls") || slice_caseeq_cstr(t, "tcp")
+		       ? CONF_PROTO_TLS : -EPROTONOSUPPORT;
+	if (t.len == 0 || slice_caseeq_cstr(t, "udp"))
+		return CONF_PROTO_UDP;
+	if (slice_caseeq_cstr(t, "tcp"))
+		return CONF_PROTO_TCP;
+	if (slice_caseeq_cstr(t, "tls"))
+		return CONF_PROTO_TLS;
+	return -EPROTONOSUPPORT;
 }
 
 static int lookup_a(const char *host, uint8_t out[16])
@@ -131,8 +178,11 @@ int proxy_resolve(const struct pinhole_conf *conf, const struct sip_uri *uri,
 		  unsigned prefer, struct tm_addr *dst)
 {
 	slice host = uri->maddr.len ? uri->maddr : uri->host;
+	int family, sock, proto = proxy_uri_proto(uri);
 	char h[256];
-	int family, sock;
+
+	if (proto < 0)
+		return -EHOSTUNREACH;
 
 	if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
 		host = slice_make(host.p + 1, host.len - 2);
@@ -148,11 +198,11 @@ int proxy_resolve(const struct pinhole_conf *conf, const struct sip_uri *uri,
 		family = lookup_a(h, dst->addr);
 	if (family < 0)
 		return family;
-	sock = proxy_socket_for(conf, family, prefer);
+	sock = proxy_socket_for_proto(conf, (uint8_t)proto, family, prefer);
 	if (sock < 0)
 		return -EHOSTUNREACH;
 	dst->family = (uint8_t)family;
 	dst->socket = (uint8_t)sock;
-	dst->port = sip_uri_port(uri);
+	dst->port = uri->port ? uri->port : proto == CONF_PROTO_TLS ? 5061 : 5060;
 	return 0;
 }
