@@ -38,7 +38,7 @@ struct worker_args {
 /* Process loops: each returns the process exit status (0 after a graceful
  * stop, 2 for "fatal, do not respawn"). */
 int udp_worker_run(const struct worker_args *wa);
-/* TCP and TLS workers: the slots exist, the stream transport comes later. */
+/* TCP and TLS workers: accept, own and serve stream connections. */
 int stream_worker_run(const struct worker_args *wa);
 
 /* ---- the SIP pipeline ------------------------------------------------- */
@@ -52,10 +52,39 @@ struct sip_rx {
 	int fd;                        /* socket to answer from */
 	uint8_t proto;                 /* enum conf_proto */
 	uint8_t socket;                /* index of its listen entry */
+	uint32_t conn_id;              /* TCP/TLS connection, 0 for UDP */
 	const struct pinhole_conf *conf;
 };
 
 /* Handles one datagram or framed stream message: parse, check, answer. */
 void pipeline_handle(struct sip_rx *rx);
+
+/* ---- stream transports (stream*.c, conn_table.c) ---------------------- */
+
+/* Sends buf on the TCP/TLS listen entry socket from any process: on
+ * connection conn_id when not 0 (-ENOTCONN when it is gone: a binding's
+ * connection is never replaced), else on the connection whose peer is
+ * dst, else on a new connection to dst opened by a stream worker of that
+ * entry. The connection's owner writes it; others hand it over. Never
+ * blocks. 0 or -errno. */
+int stream_send(uint8_t socket, const struct sockaddr *dst, uint32_t conn_id,
+		const char *buf, size_t len);
+/* Whether connection conn_id is open and its owner alive. */
+bool stream_conn_alive(uint32_t conn_id);
+
+struct stream_conn_row {
+	uint32_t id;
+	uint8_t proto;                 /* enum conf_proto */
+	uint8_t socket;                /* listen index */
+	bool outgoing;
+	int32_t owner_pid;
+	uint16_t owner_slot;
+	struct sockaddr_storage peer;
+	int64_t created, last;         /* CLOCK_REALTIME s */
+};
+/* Calls fn for every open connection (copied out of the table in
+ * batches, no lock held during fn); returns how many. */
+unsigned stream_conn_walk(void (*fn)(const struct stream_conn_row *r, void *arg),
+			  void *arg);
 
 #endif
