@@ -205,6 +205,9 @@ int64_t tm_now_ms(void);
 /* Tests: a fake clock (NULL restores CLOCK_MONOTONIC). */
 void tm_clock_set(int64_t (*fn)(void));
 int tm_send(const struct tm_addr *dst, const char *buf, size_t len);
+/* Whether dst leaves by a TCP/TLS listen entry (no Timer A/E/G
+ * retransmissions there, RFC 3261 §17.1.1.2, §17.2.1). */
+bool tm_addr_reliable(const struct tm_addr *dst);
 void tm_addr_from_sockaddr(const struct sockaddr *sa, uint8_t socket, struct tm_addr *out);
 void tm_addr_to_sockaddr(const struct tm_addr *a, struct sockaddr_storage *ss, socklen_t *len);
 void tm_addr_from_loc(const struct loc_addr *la, uint8_t socket, struct tm_addr *out);
