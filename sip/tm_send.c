@@ -6,9 +6,14 @@
  * process can send from the socket a message must leave by; each process
  * that sends registers the listen set once after fork (tm_sockets_set).
  * Sends never block (MSG_DONTWAIT): a full socket buffer drops the
- * datagram and the retransmission timers recover. No locks here.
+ * datagram and the retransmission timers recover. A destination on a
+ * TCP/TLS listen entry goes through stream_send (workers/stream_send.c),
+ * which finds the connection to dst by its alias, or has one opened, and
+ * hands the message to the connection's owner; that takes the connection
+ * table's lock, never another one.
  */
 #include "tm_int.h"
+#include "../workers/workers.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,6 +21,7 @@
 
 static int sockets[CONF_MAX_LISTEN] = { -1, -1, -1, -1, -1, -1, -1, -1,
 					-1, -1, -1, -1, -1, -1, -1, -1 };
+static bool stream[CONF_MAX_LISTEN];     /* a TCP/TLS listen socket */
 _Static_assert(CONF_MAX_LISTEN == 16, "sockets[] initialiser");
 
 static int64_t monotonic_ms(void)
@@ -40,8 +46,20 @@ void tm_clock_set(int64_t (*fn)(void))
 
 void tm_sockets_set(const int *fds, unsigned n)
 {
-	for (unsigned i = 0; i < CONF_MAX_LISTEN; i++)
+	for (unsigned i = 0; i < CONF_MAX_LISTEN; i++) {
+		int type = 0;
+		socklen_t len = sizeof(type);
+
 		sockets[i] = i < n ? fds[i] : -1;
+		stream[i] = sockets[i] >= 0 &&
+			    getsockopt(sockets[i], SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+			    type == SOCK_STREAM;
+	}
+}
+
+bool tm_addr_reliable(const struct tm_addr *a)
+{
+	return a->socket < CONF_MAX_LISTEN && stream[a->socket];
 }
 
 void tm_addr_to_sockaddr(const struct tm_addr *a, struct sockaddr_storage *ss, socklen_t *len)
@@ -101,6 +119,8 @@ int tm_send(const struct tm_addr *dst, const char *buf, size_t len)
 	if (fd < 0 || !dst->family)
 		return -EBADF;
 	tm_addr_to_sockaddr(dst, &ss, &sslen);
+	if (stream[dst->socket])
+		return stream_send(dst->socket, (struct sockaddr *)&ss, 0, buf, len);
 	if (sendto(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sslen) < 0) {
 		LOG_DBG("sendto: %s", strerror(errno));
 		return -errno;

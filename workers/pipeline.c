@@ -98,7 +98,7 @@ static void handle_register(struct req_ctx *rc)
 	struct sip_rx *rx = rc->rx;
 	struct sip_source src = { .addr = (const struct sockaddr *)&rx->src,
 				  .proto = rx->proto, .socket = rx->socket,
-				  .nat = rc->nat };
+				  .conn_id = rx->conn_id, .nat = rc->nat };
 	struct reg_reply rr;
 
 	if (!conf_is_local_domain(rx->conf, rc->msg->ruri.host)) {
@@ -143,7 +143,7 @@ static void handle_user(struct req_ctx *rc)
 	struct sip_rx *rx = rc->rx;
 	struct sip_source src = { .addr = (const struct sockaddr *)&rx->src,
 				  .proto = rx->proto, .socket = rx->socket,
-				  .nat = rc->nat };
+				  .conn_id = rx->conn_id, .nat = rc->nat };
 	struct proxy_reply pr;
 
 	if (rc->msg->method_id == SIP_M_REGISTER) {
@@ -214,7 +214,8 @@ static void handle_request(struct sip_rx *rx, struct sip_msg *msg)
 static void handle_response(struct sip_rx *rx, const struct sip_msg *msg)
 {
 	struct sip_source src = { .addr = (const struct sockaddr *)&rx->src,
-				  .proto = rx->proto, .socket = rx->socket };
+				  .proto = rx->proto, .socket = rx->socket,
+				  .conn_id = rx->conn_id };
 
 	proxy_response(rx->conf, msg, &src);
 }

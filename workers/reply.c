@@ -6,7 +6,8 @@
  * from the sent-by host, and rport=<source port> when the UA asked for it
  * or NAT detection forced it; then the response goes to the source address
  * and port (sip_reply_top_via, sip_reply_dest, shared with the transaction
- * layer). Called by the SIP workers; no locks, no allocation.
+ * layer); over TCP/TLS it goes back on the request's connection (§18.2.2).
+ * Called by the SIP workers; no locks, no allocation.
  */
 #include "pipeline.h"
 #include "../shm/shm.h"
@@ -53,11 +54,29 @@ static void count_reply(unsigned code)
 		STAT_INC(SL_6XX);
 }
 
+/* Over UDP to where §18.2.2 says; over a stream back on its connection. */
+static int send_reply(struct sip_rx *rx, const struct sip_msg *msg, bool force_rport,
+		      const char *out, size_t len)
+{
+	struct sockaddr_storage dst;
+
+	if (rx->proto != CONF_PROTO_UDP)
+		return stream_send(rx->socket, (const struct sockaddr *)&rx->src, rx->conn_id,
+				   out, len);
+	sip_reply_dest(msg, (const struct sockaddr *)&rx->src, force_rport, &dst);
+	if (sendto(rx->fd, out, len, MSG_DONTWAIT, (struct sockaddr *)&dst,
+		   dst.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					     : sizeof(struct sockaddr_in)) < 0) {
+		LOG_DBG("sendto: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 int sl_reply(struct sip_rx *rx, const struct sip_msg *msg, bool force_rport,
 	     unsigned code, const char *reason, const char *extra)
 {
 	char out[SIP_MAX_MSG], via[1024], tag[24];
-	struct sockaddr_storage dst;
 	size_t len = 0, vlen = 0, tlen;
 	int rc;
 
@@ -74,13 +93,10 @@ int sl_reply(struct sip_rx *rx, const struct sip_msg *msg, bool force_rport,
 		LOG_WARN("cannot build %u reply: %s", code, strerror(-rc));
 		return rc;
 	}
-	sip_reply_dest(msg, (const struct sockaddr *)&rx->src, force_rport, &dst);
-	if (sendto(rx->fd, out, len, MSG_DONTWAIT, (struct sockaddr *)&dst,
-		   dst.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					     : sizeof(struct sockaddr_in)) < 0) {
+	rc = send_reply(rx, msg, force_rport, out, len);
+	if (rc < 0) {
 		STAT_INC(SL_SEND_ERRORS);
-		LOG_DBG("sendto: %s", strerror(errno));
-		return -errno;
+		return rc;
 	}
 	count_reply(code);
 	return 0;
