@@ -25,24 +25,6 @@
 #define RTPP_BATCH 32             /* datagrams per relay_control_input call */
 #define RTPP_X_BATCH 32           /* calls deleted per walk by X */
 
-void rtpp_addr_from_sockaddr(const struct sockaddr *sa, struct relay_addr *out)
-{
-	*out = (struct relay_addr){ 0 };
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		out->family = AF_INET;
-		out->port = ntohs(in->sin_port);
-		memcpy(out->addr, &in->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-		out->family = AF_INET6;
-		out->port = ntohs(in6->sin6_port);
-		memcpy(out->addr, &in6->sin6_addr, 16);
-	}
-}
-
 /* U and L. A lookup of a session that does not exist answers port 0, as
  * rtpproxy does (-ENOENT tells the caller to count it as an error). */
 static int run_update(const struct rtpp_cmd *cmd, struct sbuf *b)

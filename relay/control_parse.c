@@ -19,6 +19,24 @@ struct rtpp_shape {
 	unsigned min, max;
 };
 
+void rtpp_addr_from_sockaddr(const struct sockaddr *sa, struct relay_addr *out)
+{
+	*out = (struct relay_addr){ 0 };
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		out->family = AF_INET;
+		out->port = ntohs(in->sin_port);
+		memcpy(out->addr, &in->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		out->family = AF_INET6;
+		out->port = ntohs(in6->sin6_port);
+		memcpy(out->addr, &in6->sin6_addr, 16);
+	}
+}
+
 static bool is_sep(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -45,7 +63,8 @@ static unsigned tokenize(slice d, slice *tok)
 	}
 }
 
-static int shape_of(slice cmd, struct rtpp_shape *s, slice *mods)
+/* false for a command pinhole does not know. */
+static bool shape_of(slice cmd, struct rtpp_shape *s, slice *mods)
 {
 	char c = cmd.p[0] | 0x20;
 
@@ -58,14 +77,14 @@ static int shape_of(slice cmd, struct rtpp_shape *s, slice *mods)
 		} else {
 			*s = (struct rtpp_shape){ RTPP_OP_VERSION, 1, 1 };
 		}
-		return 0;
-	case 'u': *s = (struct rtpp_shape){ RTPP_OP_UPDATE, 5, 8 }; return 0;
-	case 'l': *s = (struct rtpp_shape){ RTPP_OP_LOOKUP, 5, 6 }; return 0;
-	case 'd': *s = (struct rtpp_shape){ RTPP_OP_DELETE, 3, 4 }; return 0;
-	case 'q': *s = (struct rtpp_shape){ RTPP_OP_QUERY, 3, 4 + RTPP_MAX_STATS }; return 0;
-	case 'i': *s = (struct rtpp_shape){ RTPP_OP_INFO, 1, 1 }; return 0;
-	case 'x': *s = (struct rtpp_shape){ RTPP_OP_DELETE_ALL, 1, 1 }; return 0;
-	default: return RTPP_E_UNKNOWN_CMD;
+		return true;
+	case 'u': *s = (struct rtpp_shape){ RTPP_OP_UPDATE, 5, 8 }; return true;
+	case 'l': *s = (struct rtpp_shape){ RTPP_OP_LOOKUP, 5, 6 }; return true;
+	case 'd': *s = (struct rtpp_shape){ RTPP_OP_DELETE, 3, 4 }; return true;
+	case 'q': *s = (struct rtpp_shape){ RTPP_OP_QUERY, 3, 4 + RTPP_MAX_STATS }; return true;
+	case 'i': *s = (struct rtpp_shape){ RTPP_OP_INFO, 1, 1 }; return true;
+	case 'x': *s = (struct rtpp_shape){ RTPP_OP_DELETE_ALL, 1, 1 }; return true;
+	default: return false;
 	}
 }
 
@@ -215,9 +234,8 @@ int rtpp_parse(slice dgram, struct rtpp_cmd *cmd)
 	cmd->cookie = tok[0];
 	if (n == 1)
 		return RTPP_E_SYNTAX;
-	rc = shape_of(tok[1], &shape, &mods);
-	if (rc != 0)
-		return rc;
+	if (!shape_of(tok[1], &shape, &mods))
+		return RTPP_E_UNKNOWN_CMD;
 	cmd->op = shape.op;
 	cmd->mods = mods;
 	if (n - 1 < shape.min || n - 1 > shape.max)
@@ -287,9 +305,8 @@ int rtpp_ul_request(const struct rtpp_cmd *cmd, struct relay_req *r)
 	*r = (struct relay_req){ .call_id = cmd->call_id, .tag = own->tag,
 				 .other_tag = other->tag,
 				 .media = medianum ? medianum - 1 : 0 };
-	if (cmd->call_id.len > sizeof(((struct relay_info *)0)->call_id) - 1 ||
-	    own->tag.len > sizeof(((struct relay_leg_info *)0)->tag) - 1 ||
-	    other->tag.len > sizeof(((struct relay_leg_info *)0)->tag) - 1)
+	if (cmd->call_id.len > RELAY_MAX_CALL_ID || own->tag.len > RELAY_MAX_TAG ||
+	    other->tag.len > RELAY_MAX_TAG)
 		return RTPP_E_INVALID;
 	parse_addr(cmd, &r->addr);
 	if (cmd->op == RTPP_OP_UPDATE)
@@ -362,8 +379,9 @@ void rtpp_reply_port(struct sbuf *b, slice cookie, const struct relay_addr *loca
 	sbuf_adds(b, "\n");
 }
 
-/* Counters of one stream as rtpproxy names them: packets from the from
- * party (ina), from the other (ino), relayed in all, dropped in all. */
+/* Counters of one stream as rtpproxy names them: packets received from
+ * the from party (ina), from the other (ino), relayed in all, dropped in
+ * all (a leg's packets are the forwarded ones, dropped the others). */
 static bool query_value(slice name, const struct relay_info *s, unsigned from,
 			int64_t ttl, uint64_t *v)
 {
@@ -372,11 +390,11 @@ static bool query_value(slice name, const struct relay_info *s, unsigned from,
 	if (slice_eq(name, SLICE_LIT("ttl")))
 		*v = ttl > 0 ? (uint64_t)ttl : 0;
 	else if (slice_eq(name, SLICE_LIT("npkts_ina")))
-		*v = a->packets;
+		*v = a->packets + a->dropped;
 	else if (slice_eq(name, SLICE_LIT("npkts_ino")))
-		*v = o->packets;
+		*v = o->packets + o->dropped;
 	else if (slice_eq(name, SLICE_LIT("nrelayed")))
-		*v = a->packets + o->packets - a->dropped - o->dropped;
+		*v = a->packets + o->packets;
 	else if (slice_eq(name, SLICE_LIT("ndropped")))
 		*v = a->dropped + o->dropped;
 	else
