@@ -32,6 +32,10 @@ int ctl_ul_add(const struct ctl_ctx *ctx, int argc, const char *const *argv,
 int ctl_tm_stats(const struct ctl_ctx *ctx, int argc, const char *const *argv,
 		 json_t **result, char *err, size_t errlen);
 
+/* cmd_tcp.c: `tcp list`. */
+int ctl_tcp_list(const struct ctl_ctx *ctx, int argc, const char *const *argv,
+		 json_t **result, char *err, size_t errlen);
+
 /* cmd_nat.c: `nat show AOR`. */
 int ctl_nat_show(const struct ctl_ctx *ctx, int argc, const char *const *argv,
 		 json_t **result, char *err, size_t errlen);
