@@ -378,6 +378,8 @@ const struct ctl_command ctl_commands[] = {
 	{ "ul add", "AOR CONTACT [EXPIRES]", "add a binding by hand", 2, 3, ctl_ul_add },
 	{ "tm stats", "", "transactions: current, total, capacity, replies by class, timeouts",
 	  0, 0, ctl_tm_stats },
+	{ "tcp list", "", "TCP/TLS connections: id, owner, peer, local socket, age, idle",
+	  0, 0, ctl_tcp_list },
 	{ "nat show", "AOR", "NAT view of an AOR's bindings: declared vs observed address, NAT "
 	  "tests fired, keepalives, verdict", 1, 1, ctl_nat_show },
 };
