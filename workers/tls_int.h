@@ -54,4 +54,13 @@ ssize_t tls_write(void *ssl, const void *buf, size_t len);
  * the caller closes the fd. NULL is ignored. */
 void tls_conn_free(void *ssl);
 
+/* ---- stream_tls.c: TLS as a stream transport (stream_int.h) ---------- */
+
+struct stream_ops;
+/* The ops stream_ops_for returns for a tls listen entry. */
+extern const struct stream_ops stream_tls_ops;
+/* A TLS worker before its loop: builds the contexts unless they were
+ * inherited from the master. 0, or a negative errno (logged). */
+int stream_tls_init(const struct pinhole_conf *conf);
+
 #endif
