@@ -10,6 +10,7 @@
  * frees the table entries its slot's killed predecessor left behind.
  */
 #include "stream_int.h"
+#include "tls_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +79,9 @@ static int worker_init(struct stream_worker *w, const struct worker_args *wa)
 	if (slot < 0 || w->listen_fd < 0)
 		return -EINVAL;
 	w->slot = (unsigned)slot;
+	if (conf->listen[wa->listen_index].proto == CONF_PROTO_TLS &&
+	    (rc = stream_tls_init(conf)) < 0)
+		return rc;
 	raise_nofile();
 	if ((rc = conn_table_attach(conf->tcp.max_connections)) < 0) {
 		LOG_ERR("connection table: %s (raise shm_size)", strerror(-rc));

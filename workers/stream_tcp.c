@@ -5,6 +5,7 @@
  * in here (see stream_int.h). Called by the stream worker owning c.
  */
 #include "stream_int.h"
+#include "tls_int.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -44,5 +45,6 @@ const struct stream_ops stream_tcp_ops = {
 
 const struct stream_ops *stream_ops_for(uint8_t proto)
 {
-	return proto == CONF_PROTO_TCP ? &stream_tcp_ops : NULL;
+	return proto == CONF_PROTO_TCP ? &stream_tcp_ops :
+	       proto == CONF_PROTO_TLS ? &stream_tls_ops : NULL;
 }
