@@ -8,7 +8,9 @@
  * bindings silent for longer than nat.keepalive.timeout (made durable as
  * the registrar does); the pings are built and sent after the lock is
  * released, from the binding's own listen socket, never blocking
- * (MSG_DONTWAIT). Answers come back to the SIP workers: keepalive_reply.c.
+ * (MSG_DONTWAIT); bindings registered over TCP/TLS get CRLFCRLF on their
+ * connection, through the worker owning it (stream_send). Answers come
+ * back to the SIP workers: keepalive_reply.c.
  */
 #include "timer.h"
 #include "keepalive_int.h"
@@ -25,6 +27,7 @@
 struct ka_ping {
 	struct ka_id id;
 	struct sockaddr_storage dst;
+	uint32_t conn_id;              /* a binding over TCP/TLS: CRLF on it */
 	uint8_t socket;
 	uint16_t contact_len;
 	char contact[LOC_MAX_CONTACT];
@@ -77,6 +80,7 @@ static void collect_one(struct ka_batch *kb, const struct loc_handle *h,
 	}
 	p = &kb->ping[kb->n];
 	p->dst = *dst;
+	p->conn_id = b->conn_id;
 	p->id = (struct ka_id){ h->bucket, aor_hash, ka_hash(b->contact), 0 };
 	p->socket = b->socket;
 	p->contact_len = (uint16_t)b->contact.len;
@@ -84,9 +88,21 @@ static void collect_one(struct ka_batch *kb, const struct loc_handle *h,
 	kb->n++;
 }
 
+/* A binding registered over TCP/TLS is pinged with CRLFCRLF on its own
+ * connection (RFC 5626 §4.4.1); the worker owning it takes the pong, so
+ * the silence timeout does not apply (a dead connection makes the binding
+ * unreachable instead). */
+static void collect_stream(struct ka_batch *kb, const struct loc_handle *h,
+			   uint32_t aor_hash, const struct loc_binding *b)
+{
+	struct sockaddr_storage dst = { .ss_family = b->received.family };
+
+	collect_one(kb, h, aor_hash, b, &dst);
+}
+
 /* loc_walk callback, under the bucket lock: drops silent bindings, copies
- * the others' ping data. A binding the timer cannot ping (TCP/TLS, no IP
- * address) is neither pinged nor dropped. */
+ * the others' ping data. A binding the timer cannot ping (no IP address)
+ * is neither pinged nor dropped. */
 static int collect(struct loc_handle *h, void *arg)
 {
 	struct ka_batch *kb = arg;
@@ -97,7 +113,13 @@ static int collect(struct loc_handle *h, void *arg)
 
 	for (unsigned i = loc_count_locked(h); i-- > 0;) {
 		if (loc_get_locked(h, i, &b) < 0 || b.expires <= kb->now_s ||
-		    !keepalive_flagged(kb->conf, &b) || ka_target(&b, &dst) < 0)
+		    !keepalive_flagged(kb->conf, &b))
+			continue;
+		if (b.conn_id && b.received.proto != CONF_PROTO_UDP) {
+			collect_stream(kb, h, aor_hash, &b);
+			continue;
+		}
+		if (ka_target(&b, &dst) < 0)
 			continue;
 		if (is_silent(kb, &b)) {
 			loc_del_locked(h, i);
@@ -140,6 +162,16 @@ static const char *via_host(const struct pinhole_conf *conf, int sock)
 	return conf->advertise[0] ? conf->advertise : conf->listen[sock].address;
 }
 
+static void send_stream(struct ka_ping *p)
+{
+	if (stream_send(p->socket, (struct sockaddr *)&p->dst, p->conn_id, KA_CRLF,
+			sizeof(KA_CRLF) - 1) < 0) {
+		STAT_INC(NAT_PING_ERRORS);
+		return;
+	}
+	STAT_INC(NAT_PINGS_SENT);
+}
+
 static void send_one(const struct pinhole_conf *conf, struct ka_ping *p, uint32_t seq)
 {
 	static char buf[LOC_MAX_CONTACT * 2 + 1024];
@@ -179,8 +211,12 @@ static void visit_bucket(const struct pinhole_conf *conf, uint32_t *cursor)
 
 	batch.n = 0;
 	loc_walk(cursor, 1, collect, &batch);
-	for (unsigned i = 0; i < batch.n; i++)
-		send_one(conf, &batch.ping[i], ++seq);
+	for (unsigned i = 0; i < batch.n; i++) {
+		if (batch.ping[i].conn_id)
+			send_stream(&batch.ping[i]);
+		else
+			send_one(conf, &batch.ping[i], ++seq);
+	}
 }
 
 static void report(struct ka_batch *kb, int64_t now_ms)
