@@ -12,8 +12,21 @@
  * 0 (-EAGAIN: poll for both directions, the loop does), tls_read/tls_write
  * (-EAGAIN when they would block) and tls_conn_free(c->ssl) at close.
  * tls_init(conf, err, errlen) is called once by each TLS worker before its
- * loop. A branch destination's transport is the proto of its listen entry:
- * conf->listen[dst.socket].proto (stream_proto_of_socket()).
+ * loop.
+ *
+ * For the proxy (sip/proxy*.c): a branch destination's transport is the
+ * proto of its listen entry, conf->listen[dst.socket].proto; tm_send sends
+ * on a TCP/TLS entry through stream_send (workers.h), which reuses the
+ * connection whose peer is dst on that entry (its alias) or has one
+ * opened. A binding registered over TCP/TLS has b.conn_id (the registrar
+ * stores sip_source.conn_id) and b.received = the connection's peer, with
+ * b.received.proto TCP/TLS and b.socket its listen entry: binding_dst
+ * should, for such a NATed binding, use dst = received on socket
+ * b.socket while stream_conn_alive(b.conn_id), and skip the binding
+ * (480 when none is left) when the connection is gone, never open a new
+ * connection to it. Requests leaving on a stream entry carry
+ * "Via: SIP/2.0/TCP" (or TLS) and, per RFC 3261 §17.1.1.2, need no Timer
+ * A/E retransmissions: tm_addr_reliable(&dst) (sip/tm_send.c) tells.
  */
 #ifndef PINHOLE_STREAM_INT_H
 #define PINHOLE_STREAM_INT_H
