@@ -2,9 +2,11 @@
  * stream.c — the TCP and TLS worker loop.
  *
  * Every stream worker of a listen entry calls listen() on the inherited
- * socket and waits in epoll on it (EPOLLEXCLUSIVE: one worker woken per
- * connection), on its channel (stream_chan.c) and on the connections it
- * owns (stream_conn.c). Accepted and opened connections stay with their
+ * socket and waits in epoll on it, on its channel (stream_chan.c) and on
+ * the connections it owns (stream_conn.c). Every worker is woken for a new
+ * connection and the quickest takes a few (not EPOLLEXCLUSIVE, which
+ * hands them all to the first idle worker): new connections spread over
+ * the workers, and a crash takes only its own share. Accepted and opened connections stay with their
  * worker for life; messages other processes send on them arrive over the
  * channel. Once a second it cuts idle and slow connections. At start it
  * frees the table entries its slot's killed predecessor left behind.
@@ -25,7 +27,7 @@
 #define EV_CHAN 1
 #define EV_BASE 2
 #define MAX_EVENTS 256
-#define ACCEPT_BURST 64
+#define ACCEPT_BURST 4
 
 struct stream_worker *stream_self;
 
@@ -101,7 +103,7 @@ static int worker_init(struct stream_worker *w, const struct worker_args *wa)
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->chan_fd < 0 || w->epfd < 0)
 		return -EIO;
-	if ((rc = ep_add(w->epfd, w->listen_fd, EPOLLIN | EPOLLEXCLUSIVE, EV_LISTEN)) < 0 ||
+	if ((rc = ep_add(w->epfd, w->listen_fd, EPOLLIN, EV_LISTEN)) < 0 ||
 	    (rc = ep_add(w->epfd, w->chan_fd, EPOLLIN, EV_CHAN)) < 0)
 		return rc;
 	stream_self = w;
