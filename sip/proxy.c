@@ -15,6 +15,7 @@
  */
 #include "proxy_int.h"
 #include "../db/db.h"
+#include "../workers/workers.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,6 +27,7 @@
 struct binding_copy {
 	slice contact, path;
 	struct loc_addr received;
+	uint32_t conn_id;
 	int16_t q;
 	uint8_t socket, flags;
 };
@@ -219,6 +221,7 @@ static unsigned copy_bindings(const char *key, struct binding_copy *out, char *p
 		out[n].path = slice_make(pool, b.path.len);
 		pool += b.path.len;
 		out[n].received = b.received;
+		out[n].conn_id = b.conn_id;
 		out[n].q = b.q < 0 ? 1000 : b.q;
 		out[n].socket = b.socket;
 		out[n].flags = b.flags;
@@ -253,8 +256,13 @@ static int binding_dst(const struct pinhole_conf *conf, const struct binding_cop
 	int sock;
 
 	if ((b->flags & LOC_F_NAT) && b->received.family) {
-		if (b->received.proto != CONF_PROTO_UDP)
-			return -EPROTONOSUPPORT;
+		if (b->received.proto != CONF_PROTO_UDP) {
+			/* its own TCP/TLS connection or nothing (workers.h) */
+			if (!stream_conn_alive(b->conn_id))
+				return -EHOSTUNREACH;
+			tm_addr_from_loc(&b->received, b->socket, dst);
+			return 0;
+		}
 		sock = proxy_socket_for(conf, b->received.family, b->socket);
 		if (sock < 0)
 			return -EHOSTUNREACH;
