@@ -11,6 +11,7 @@
  */
 #include "master.h"
 #include "../db/db.h"
+#include "../relay/relay.h"
 #include "../sip/sip.h"
 
 #include <errno.h>
@@ -222,6 +223,22 @@ static int tables_and_db(struct master *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* The relay's session table and sockets (every relay port and the control
+ * socket), bound once here so that every generation of relay workers
+ * serves the same ones; none without relay workers at start. */
+static int relay_start(const struct pinhole_conf *conf, char *err, size_t errlen)
+{
+	int rc;
+
+	if (conf->workers.relay == 0)
+		return 0;
+	if ((rc = relay_init(conf)) < 0) {
+		snprintf(err, errlen, "relay table: %s (raise shm_size)", strerror(-rc));
+		return rc;
+	}
+	return relay_ports_open(conf, err, errlen);
+}
+
 static int startup(struct master *m, char *err, size_t errlen)
 {
 	int rc;
@@ -240,6 +257,8 @@ static int startup(struct master *m, char *err, size_t errlen)
 		return rc;
 	}
 	if ((rc = tables_and_db(m, err, errlen)) < 0)
+		return rc;
+	if ((rc = relay_start(m->conf, err, errlen)) < 0)
 		return rc;
 	if ((rc = db_dir_owner(m->conf->db.path, m->conf->user, err, errlen)) < 0)
 		return rc;
@@ -291,6 +310,7 @@ static int run(const char *path, bool foreground)
 	pdb_close();
 	pidfile_remove(m.conf->pid_file);
 	listen_close_all(&m.listens);
+	relay_ports_close();
 	LOG_INFO("stopped");
 out:
 	free(m.conf);

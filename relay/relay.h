@@ -102,10 +102,11 @@ uint64_t relay_session_count(void);
  * -EEXIST when done already, -EINVAL for a bad relay.address, -ENOMEM. */
 int relay_init(const struct pinhole_conf *conf);
 /* Master, before fork, after relay_init: binds every port of the table
- * on relay.address (raising RLIMIT_NOFILE as needed); children inherit
- * the sockets. On failure err says which port and call, nothing stays
- * open. relay_ports_close closes them all (master at exit). */
-int relay_ports_open(char *err, size_t errlen);
+ * on relay.address (raising RLIMIT_NOFILE as needed) and the control
+ * socket (relay_control_open); children inherit the sockets and relay
+ * workers serve them. On failure err says which port and call, nothing
+ * stays open. relay_ports_close closes them all (master at exit). */
+int relay_ports_open(const struct pinhole_conf *conf, char *err, size_t errlen);
 void relay_ports_close(void);
 /* The timer, once a second: removes sessions without a packet (or, never
  * used, without an update) for timeout_s seconds, looking at no more than

@@ -11,6 +11,7 @@
  * counters go to a row private to the process, read back by stat_get.
  */
 #include "shm_int.h"
+#include "../relay/relay.h" /* relay_session_count */
 #include "../sip/sip.h"   /* tm_active_count: the transaction table gauge */
 
 #define STAT_ROW_WORDS SHM_ALIGN((unsigned)STAT_COUNT, 8u)
@@ -93,6 +94,7 @@ static const struct {
 	{ "usrloc.registered_users", loc_aor_count },
 	{ "usrloc.contacts", loc_binding_count },
 	{ "tm.active_transactions", tm_active_count },
+	{ "relay.sessions", relay_session_count },
 };
 
 unsigned stat_gauge_count(void)

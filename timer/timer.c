@@ -7,6 +7,7 @@
  */
 #include "timer.h"
 #include "../db/db.h"
+#include "../relay/relay.h"
 #include "../shm/shm.h"
 #include "../sip/sip.h"
 
@@ -147,12 +148,32 @@ static void db_checkpoint(const struct pinhole_conf *conf, int64_t now)
 		LOG_WARN("database checkpoint: %s", strerror(-rc));
 }
 
+/* ---- relay sessions: timeouts ----------------------------------------- */
+
+/* Slots looked at per run: with at most 16384 sessions, a whole pass in
+ * four seconds, so a session goes within relay.timeout + 4 s. */
+#define RELAY_EXPIRE_BUDGET 4096
+
+static void relay_timeout_task(const struct pinhole_conf *conf, int64_t now)
+{
+	static uint32_t cursor;
+	struct timespec ts;
+	unsigned n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = relay_expire((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, conf->relay.timeout,
+			 &cursor, RELAY_EXPIRE_BUDGET);
+	if (n)
+		LOG_DBG("%u relay session(s) timed out", n);
+}
+
 static struct timer_task tasks[] = {
 	{ "shm-watch", 5000, shm_watch, 0 },
 	{ "usrloc", TIMER_TICK_MS, usrloc_task, 0 },
 	{ "db-checkpoint", 60000, db_checkpoint, 0 },
 	{ "nat-keepalive", TIMER_TICK_MS, keepalive_task, 0 },
 	{ "transactions", TIMER_TICK_MS, tm_timer_run, 0 },
+	{ "relay-timeouts", 1000, relay_timeout_task, 0 },
 };
 
 int timer_run(const struct pinhole_conf *conf, const struct listen_set *listens,
