@@ -10,10 +10,12 @@
  * Request-URI (404 unknown subscriber, 480 not registered; bindings of
  * the highest q first, serial groups after), or a relay to the
  * Request-URI's host. Each target gets its own copy (proxy_edit.c) in
- * one client branch. Runs in the SIP workers; it holds the location lock
+ * one client branch, its SDP pointed at the media relay when a side is
+ * NATed (proxy_media.c). Runs in the SIP workers; it holds the location lock
  * only to copy bindings out, and a stripe lock only inside tm_*.
  */
 #include "proxy_int.h"
+#include "proxy_media.h"
 #include "../db/db.h"
 #include "../workers/workers.h"
 
@@ -368,14 +370,29 @@ static void fwd_init(const struct proxy_ctx *pc, struct proxy_fwd *f)
 				 .drop_credentials = pc->authenticated };
 }
 
+/* Branch i's SDP to the media relay (sip/proxy_media.c); a 503 when the
+ * relay has no room. */
+static bool media(struct proxy_ctx *pc, struct proxy_media *pm, unsigned i, char *buf)
+{
+	int rc = proxy_media_request(pm, pc->conf, pc->msg, pc->src->nat || pc->pb[i].nat, buf,
+				     BRANCH_CAP, &pc->tgt[i].req_len);
+
+	if (rc < 0)
+		reply(pc, 503, proxy_media_reason(rc), NULL);
+	return rc == 0;
+}
+
 static void forward(struct proxy_ctx *pc)
 {
 	static char bufs[TM_MAX_BRANCHES][BRANCH_CAP];
 	char branch[TM_MAX_BRANCHES][64];
+	struct proxy_media pm;
 	struct proxy_fwd f;
 	int rc;
 
 	fwd_init(pc, &f);
+	proxy_media_init(&pm);
+	proxy_media_end(pc->conf, pc->msg);
 	for (unsigned i = 0; i < pc->n; i++) {
 		struct tm_branch_id id = { .boot = tm_table()->boot, .slot = pc->ref.slot,
 					   .gen = pc->ref.gen, .branch = (uint8_t)i,
@@ -383,13 +400,17 @@ static void forward(struct proxy_ctx *pc)
 
 		pc->pb[i].branch = slice_make(branch[i], tm_branch_format(&id, branch[i], 64));
 		rc = proxy_build_request(&f, &pc->pb[i], bufs[i], BRANCH_CAP, &pc->tgt[i].req_len);
-		if (rc < 0) {
+		if (rc < 0)
 			reply(pc, rc == -ENOSPC ? 513 : 500, NULL, NULL);
+		if (rc < 0 || !media(pc, &pm, i, bufs[i])) {
+			proxy_media_abort(&pm, pc->conf, pc->msg);
 			return;
 		}
 		pc->tgt[i].req = bufs[i];
 	}
 	rc = tm_uac_start(pc->conf, pc->ref, pc->tgt, pc->n);
+	if (rc < 0)
+		proxy_media_abort(&pm, pc->conf, pc->msg);
 	if (rc == -ENOMEM) {
 		STAT_INC(TM_ALLOC_FAILURES);
 		reply(pc, 503, NULL, NULL);
@@ -402,6 +423,7 @@ static void forward_ack(struct proxy_ctx *pc)
 {
 	static char buf[BRANCH_CAP];
 	char branch[48];
+	struct proxy_media pm;
 	struct proxy_fwd f;
 	size_t len;
 	bool rfc2543;
@@ -414,7 +436,9 @@ static void forward_ack(struct proxy_ctx *pc)
 		 (unsigned long long)tm_request_key(pc->msg, &rfc2543));
 	pc->pb[0].branch = slice_cstr(branch);
 	fwd_init(pc, &f);
+	proxy_media_init(&pm);
 	if (proxy_build_request(&f, &pc->pb[0], buf, sizeof(buf), &len) < 0 ||
+	    proxy_media_request(&pm, pc->conf, pc->msg, true, buf, sizeof(buf), &len) < 0 ||
 	    tm_send(&pc->tgt[0].dst, buf, len) < 0) {
 		STAT_INC(CORE_DROP_REQUESTS);
 		return;

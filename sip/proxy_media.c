@@ -4,6 +4,9 @@
  * m= line, then sip/sdp_rewrite.c), and relay sessions end with BYE,
  * CANCEL and failed initial INVITEs.
  *
+ * A CANCEL ends the sessions through the 487 it leads to (a final failure
+ * with no branch left), so a 200 crossing the CANCEL keeps its media.
+ *
  * Parties are named by the tags of the message carrying the SDP: the From
  * tag's party in a request, the To tag's in a response, so re-INVITEs from
  * either side update the right leg. An answer is relayed only when the
@@ -170,12 +173,8 @@ const char *proxy_media_reason(int err)
 
 void proxy_media_end(const struct pinhole_conf *conf, const struct sip_msg *msg)
 {
-	if (!relay_on(conf))
-		return;
-	if (msg->method_id == SIP_M_BYE)
+	if (relay_on(conf) && msg->method_id == SIP_M_BYE)
 		relay_delete(msg->call_id, msg->from.tag, msg->to.tag);
-	else if (msg->method_id == SIP_M_CANCEL && msg->to.tag.len == 0)
-		relay_delete(msg->call_id, msg->from.tag, SLICE_NULL);
 }
 
 void proxy_media_abort(const struct proxy_media *pm, const struct pinhole_conf *conf,

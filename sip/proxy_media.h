@@ -32,8 +32,8 @@ int proxy_media_request(struct proxy_media *pm, const struct pinhole_conf *conf,
 			const struct sip_msg *msg, bool nat, char *out, size_t cap, size_t *len);
 /* The reason phrase of the 503 for an error of proxy_media_request. */
 const char *proxy_media_reason(int err);
-/* A request that ends media: BYE (the dialog's sessions) and CANCEL of an
- * initial INVITE (the caller's sessions) delete their relay sessions. */
+/* A BYE being forwarded: the dialog's relay sessions are deleted. (A
+ * CANCEL ends them through the final failure it leads to.) */
 void proxy_media_end(const struct pinhole_conf *conf, const struct sip_msg *msg);
 /* A request whose offer went to the relay and that is not forwarded
  * after all: an initial INVITE's new sessions are deleted again. */

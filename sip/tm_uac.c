@@ -11,6 +11,7 @@
  * responses in the SIP workers, timers in the timer process.
  */
 #include "tm_int.h"
+#include "proxy_media.h"
 
 #include <errno.h>
 
@@ -212,6 +213,7 @@ static void forward_up(const struct pinhole_conf *conf, struct tm_slot *t,
 	if (proxy_edit_response(resp, src, b->flags & TM_BF_NAT, out_buf, sizeof(out_buf),
 				&len) < 0)
 		return;
+	proxy_media_response_locked(conf, t, b, resp, out_buf, sizeof(out_buf), &len);
 	STAT_INC(TM_RPL_RELAYED);
 	STAT_INC(CORE_FWD_REPLIES);
 	tm_uas_send_locked(conf, t, out_buf, len, resp->status, now);
@@ -221,6 +223,7 @@ static void send_best_locked(const struct pinhole_conf *conf, struct tm_slot *t,
 {
 	unsigned code = t->best_code;
 
+	proxy_media_failed_locked(conf, t);
 	if ((t->flags & TM_F_CANCELED) && (code == 0 || (code == 408 && !t->best)))
 		code = 487;
 	else if (code == 0)
