@@ -11,7 +11,10 @@ public address the relay latched; `pinholectl relay list` shows that
 address when it exists; a re-INVITE moving alice's media to a new port
 keeps the relay ports and media follows the new port; bob puts alice on
 hold (a=sendonly / a=recvonly: only bob's packets are forwarded) and
-resumes; BYE removes the session; and with relay.mode = "never" (a
+resumes; with the relay's only session taken a second call gets a 503;
+BYE removes the session, and so do a 486 and a CANCEL (the next call
+gets the freed ports each time); a late offer (SDP in the 200 and the
+ACK) is relayed and bob's BYE ends it; and with relay.mode = "never" (a
 reload) the SDP crosses untouched. Needs root (skipped otherwise)."""
 import os
 import re
@@ -156,8 +159,9 @@ class Phone:
                          m.status >= min_status and call_id in (None, m.get("Call-ID")),
                          timeout)[0]
 
-    def request(self, method, timeout=3.0):
-        return self.recv(lambda m: not m.is_response and m.method == method, timeout)
+    def request(self, method, timeout=3.0, call_id=None):
+        return self.recv(lambda m: not m.is_response and m.method == method and
+                         call_id in (None, m.get("Call-ID")), timeout)
 
     def register(self):
         cid = "reg-%s-%d" % (self.user, os.getpid())
@@ -435,6 +439,41 @@ def test_failures_free(tap, alice, bob):
             alice.send(ack_for_failure(a, r))
 
 
+def test_late_offer(tap, alice, bob, arts):
+    """An INVITE without SDP: bob's 200 carries the offer, alice's ACK the
+    answer; both are relayed, media flows, and bob's BYE ends it."""
+    a_rtp, _, b_rtp = arts
+    a, b, inv, src = invite(alice, bob, "media-late", "")
+    if not tap.ok(inv is not None and not inv.body, "late offer: an INVITE without SDP reaches bob"):
+        return
+    answer(bob, b, inv, src, sdp(phnat.WAN_IP, BOB_RTP))
+    ok = take_200(alice, a)
+    offer = sdp_media(ok.body if ok else "")
+    tap.ok(ok is not None and offer["c"] == [phnat.WAN_IP] and in_range(offer["port"]) and
+           offer["marker"], "late offer: the offer in bob's 200 points at the relay",
+           ok.body if ok else None)
+    alice.send(a.request_text("ACK", sdp(phnat.LAN_IP, ALICE_RTP), cseq=a.cseq))
+    ackm = bob.request("ACK", call_id=a.call_id)[0]
+    answer_ = sdp_media(ackm.body if ackm else "")
+    tap.ok(ackm is not None and answer_["c"] == [phnat.WAN_IP] and in_range(answer_["port"]) and
+           answer_["port"] != offer["port"] and phnat.LAN_IP not in ackm.body,
+           "late offer: the answer in alice's ACK points at the relay",
+           ackm.body if ackm else "no ACK reached bob")
+    if ok is None or ackm is None:
+        return
+    check_media(tap, a_rtp, offer["port"], b_rtp, answer_["port"], "late offer")
+    b.cseq += 1
+    bob.send(b.request_text("BYE"))
+    bye, bsrc = alice.request("BYE")
+    if bye:
+        alice.send(alice.reply_text(bye, 200, "OK"), bsrc)
+    tap.ok(bye is not None and bob.response("BYE") is not None, "bob's BYE crosses the NAT to alice")
+    a_got, b_got = phrtp.exchange(a_rtp, (phnat.WAN_IP, offer["port"]), b_rtp,
+                                  (phnat.WAN_IP, answer_["port"]))
+    tap.ok(not from_relay(a_got, b_rtp.ssrc) and not from_relay(b_got, a_rtp.ssrc),
+           "after bob's BYE the relay forwards nothing", (a_got, b_got))
+
+
 def test_never(tap, srv, alice, bob):
     srv.write_mode("never")
     rc = srv.ctl("reload")[0]
@@ -477,6 +516,7 @@ def main():
         tap.ok(bob.register(), "bob registers on the public side")
         test_call(tap, bed, srv, alice, bob, arts)
         test_failures_free(tap, alice, bob)
+        test_late_offer(tap, alice, bob, arts)
         test_never(tap, srv, alice, bob)
     finally:
         for s in socks:
