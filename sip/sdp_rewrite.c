@@ -43,7 +43,7 @@ static void edit_add(struct edits *ed, const char *at, const char *end, enum edi
 						.kind = (uint8_t)kind, .media = (uint8_t)media };
 }
 
-/* Whether a c= or a=rtcp address is a hold address (all zero). */
+/* Whether a c= address is a hold address (all zero). */
 static bool is_null_addr(slice addrtype, slice addr)
 {
 	unsigned char bin[16] = { 0 };
@@ -125,7 +125,8 @@ static void conn_edit(struct edits *ed, const struct sdp_conn *c, unsigned media
 		edit_add(ed, c->addrtype.p, slice_end(c->address), ED_ADDR, media);
 }
 
-/* a=rtcp:<port> [IN <addrtype> <address>] */
+/* a=rtcp:<port> [IN <addrtype> <address>]: the address always goes to
+ * the relay (a 0.0.0.0 here, as ICE agents write it, is no hold). */
 static void rtcp_edits(struct edits *ed, const struct sdp_media *m, unsigned media)
 {
 	const char *p = m->rtcp_line.p + sizeof("a=rtcp:") - 1, *end = slice_end(m->rtcp_line);
@@ -136,13 +137,9 @@ static void rtcp_edits(struct edits *ed, const struct sdp_media *m, unsigned med
 	for (digits = p; p < end && *p >= '0' && *p <= '9'; p++)
 		;
 	edit_add(ed, digits, p, ED_RTCP_PORT, media);
-	if (m->rtcp_addr.len) {
-		const char *type = field_before(m->rtcp_addr.p, m->rtcp_line.p);
-		slice addrtype = slice_between(type, memchr(type, ' ', (size_t)(end - type)));
-
-		if (!is_null_addr(addrtype, m->rtcp_addr))
-			edit_add(ed, type, slice_end(m->rtcp_addr), ED_ADDR, media);
-	}
+	if (m->rtcp_addr.len)
+		edit_add(ed, field_before(m->rtcp_addr.p, m->rtcp_line.p), slice_end(m->rtcp_addr),
+			 ED_ADDR, media);
 }
 
 static void media_edits(struct edits *ed, const struct sdp_media *m, unsigned media)

@@ -196,6 +196,11 @@ static void test_hold_variants(void)
 	OK(strstr(out, "c=IN IP4 0.0.0.0\r\n") && strstr(out, "m=audio 30010 ") &&
 	   strstr(out, "o=- 1 1 IN IP4 203.0.113.1\r\n"),
 	   "c=0.0.0.0 kept (the other side must see the hold), port and o= still relayed");
+	IS_INT(hold_flags("10.0.0.1", "a=rtcp:9 IN IP4 0.0.0.0\r\n", text, sizeof(text)), 0,
+	       "a=rtcp with 0.0.0.0 is no hold");
+	IS_INT(rewrite(text, "203.0.113.1", false, ports, 1, &s), 0, "a=rtcp 0.0.0.0 rewritten");
+	OK(strstr(out, "a=rtcp:30011 IN IP4 203.0.113.1\r\n") != NULL,
+	   "a=rtcp 0.0.0.0 (as ICE agents write it) goes to the relay too");
 	IS_INT(hold_flags("::", "", text, sizeof(text)), SDP_PARTY_NO_RECV, "c=IN IP6 :: -> NO_RECV");
 	IS_INT(hold_flags("10.0.0.1", "a=sendonly\r\n", text, sizeof(text)), SDP_PARTY_NO_RECV,
 	       "a=sendonly -> NO_RECV");
