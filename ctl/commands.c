@@ -382,6 +382,8 @@ const struct ctl_command ctl_commands[] = {
 	  0, 0, ctl_tcp_list },
 	{ "nat show", "AOR", "NAT view of an AOR's bindings: declared vs observed address, NAT "
 	  "tests fired, keepalives, verdict", 1, 1, ctl_nat_show },
+	{ "relay list", "[CALL-ID]", "media relay sessions, one row per leg: tag, port, SDP and "
+	  "latched addresses, packets, bytes, drops, age", 0, 1, ctl_relay_list },
 };
 
 const size_t ctl_command_count = ARRAY_LEN(ctl_commands);

@@ -40,4 +40,8 @@ int ctl_tcp_list(const struct ctl_ctx *ctx, int argc, const char *const *argv,
 int ctl_nat_show(const struct ctl_ctx *ctx, int argc, const char *const *argv,
 		 json_t **result, char *err, size_t errlen);
 
+/* cmd_relay.c: `relay list [CALL-ID]`. */
+int ctl_relay_list(const struct ctl_ctx *ctx, int argc, const char *const *argv,
+		   json_t **result, char *err, size_t errlen);
+
 #endif
