@@ -164,7 +164,24 @@ static int execute(const struct rtpp_cmd *cmd, const struct pinhole_conf *conf,
 		run_delete_all(cmd, b);
 		return 0;
 	}
-	return RTPP_E_UNKNOWN_CMD;
+	return RTPP_E_INVALID;
+}
+
+/* Answers a command into b (parse status st); true when the answer is an
+ * error (an E-code, or port 0 for a lookup miss). */
+static bool answer(int st, const struct rtpp_cmd *cmd, const struct pinhole_conf *conf,
+		   int64_t now_ms, struct sbuf *b)
+{
+	int rc;
+
+	if (st < 0) {
+		rtpp_reply_error(b, cmd->cookie, cmd->ecode);
+		return true;
+	}
+	rc = execute(cmd, conf, now_ms, b);
+	if (rc > 0 || b->full)
+		rtpp_reply_error(b, cmd->cookie, rc > 0 ? rc : RTPP_E_INVALID);
+	return rc != 0 || b->full;
 }
 
 size_t rtpp_handle(slice dgram, const struct relay_addr *src,
@@ -173,10 +190,10 @@ size_t rtpp_handle(slice dgram, const struct relay_addr *src,
 	struct rtpp_cmd cmd;
 	struct sbuf b;
 	size_t len = 0;
-	int rc = rtpp_parse(dgram, &cmd);
+	int st = rtpp_parse(dgram, &cmd);
 
 	STAT_INC(RELAY_CTL_COMMANDS);
-	if (rc < 0) {
+	if (st == -EINVAL) {
 		STAT_INC(RELAY_CTL_ERRORS);
 		return 0;
 	}
@@ -191,14 +208,10 @@ size_t rtpp_handle(slice dgram, const struct relay_addr *src,
 		break;
 	}
 	sbuf_init(&b, out, cap);
-	if (rc == 0)
-		rc = execute(&cmd, conf, now_ms, &b);
-	if (rc > 0 || (rc == 0 && b.full))
-		rtpp_reply_error(&b, cmd.cookie, rc > 0 ? rc : RTPP_E_INVALID);
-	if (rc != 0) {
+	if (answer(st, &cmd, conf, now_ms, &b)) {
 		STAT_INC(RELAY_CTL_ERRORS);
-		LOG_DBG("rtpproxy command '%.*s': error %d", SLICE_FMT(slice_make(dgram.p,
-			dgram.len > 80 ? 80 : dgram.len)), rc);
+		LOG_DBG("rtpproxy command '%.*s': answered '%.*s'",
+			(int)(dgram.len > 80 ? 80 : dgram.len), dgram.p, (int)b.len, b.p);
 	}
 	if (b.full)
 		b.len = 0;

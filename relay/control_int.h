@@ -65,6 +65,7 @@ struct rtpp_tag {
 /* One parsed command; every slice points into the datagram. */
 struct rtpp_cmd {
 	slice cookie;
+	int ecode;               /* the E-code of a malformed command */
 	enum rtpp_op op;
 	slice mods;              /* the letters after the command letter(s) */
 	slice call_id;
@@ -77,9 +78,10 @@ struct rtpp_cmd {
 	slice stats[RTPP_MAX_STATS];
 };
 
-/* Parses one datagram. 0 when cmd is ready to run; a positive E-code when
- * it is malformed (cmd->cookie is set, so the error can be answered);
- * -EINVAL for a datagram without even a cookie (nothing to answer). */
+/* Parses one datagram. 0 when cmd is ready to run; -EPROTO when it is
+ * malformed, its E-code in cmd->ecode (cmd->cookie is set, so the error
+ * can be answered); -EINVAL for a datagram without even a cookie (nothing
+ * to answer). */
 int rtpp_parse(slice dgram, struct rtpp_cmd *cmd);
 
 /* Whether VF date names a capability pinhole really has. */

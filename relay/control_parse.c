@@ -220,33 +220,46 @@ static int parse_args(struct rtpp_cmd *cmd, const slice *a, unsigned n)
 	}
 }
 
+/* The command of a datagram whose cookie is set; false when it is
+ * malformed, with cmd->ecode set. */
+static bool parse_command(const slice *tok, unsigned n, struct rtpp_cmd *cmd)
+{
+	struct rtpp_shape shape;
+	slice mods;
+	int rc;
+
+	if (n == 1) {
+		cmd->ecode = RTPP_E_SYNTAX;
+		return false;
+	}
+	if (!shape_of(tok[1], &shape, &mods)) {
+		cmd->ecode = RTPP_E_UNKNOWN_CMD;
+		return false;
+	}
+	cmd->op = shape.op;
+	cmd->mods = mods;
+	if (n - 1 < shape.min || n - 1 > shape.max)
+		rc = RTPP_E_NARGS;
+	else if (shape.op == RTPP_OP_UPDATE || shape.op == RTPP_OP_LOOKUP)
+		rc = parse_ul_mods(mods, cmd);
+	else
+		rc = parse_mods(&shape, mods, cmd);
+	if (rc == 0)
+		rc = parse_args(cmd, tok + 1, n - 1);
+	cmd->ecode = rc;
+	return rc == 0;
+}
+
 int rtpp_parse(slice dgram, struct rtpp_cmd *cmd)
 {
 	slice tok[RTPP_MAX_TOKENS + 2];
 	unsigned n = tokenize(dgram, tok);
-	struct rtpp_shape shape;
-	slice mods;
-	int rc;
 
 	*cmd = (struct rtpp_cmd){ 0 };
 	if (n == 0)
 		return -EINVAL;
 	cmd->cookie = tok[0];
-	if (n == 1)
-		return RTPP_E_SYNTAX;
-	if (!shape_of(tok[1], &shape, &mods))
-		return RTPP_E_UNKNOWN_CMD;
-	cmd->op = shape.op;
-	cmd->mods = mods;
-	if (n - 1 < shape.min || n - 1 > shape.max)
-		return RTPP_E_NARGS;
-	if (shape.op == RTPP_OP_UPDATE || shape.op == RTPP_OP_LOOKUP)
-		rc = parse_ul_mods(mods, cmd);
-	else
-		rc = parse_mods(&shape, mods, cmd);
-	if (rc != 0)
-		return rc;
-	return parse_args(cmd, tok + 1, n - 1);
+	return parse_command(tok, n, cmd) ? 0 : -EPROTO;
 }
 
 /* 20040107 basic protocol, 20050322 several streams per call ("tag;N"),

@@ -209,7 +209,7 @@ def check_delete(t, c, call, a, b, to_b):
 def check_exhaustion(t, c, a):
     replies = [c.cmd("U full-%d 127.0.0.1 %d f;1" % (i, a.getsockname()[1])) for i in range(5)]
     ok = [r for r in replies if r and r.split()[0].isdigit() and r.split()[0] != "0"]
-    t.eq(len(ok), NPORTS // 4, "as many sessions as relay.ports holds", replies)
+    t.ok(len(ok) == NPORTS // 4, "as many sessions as relay.ports holds", replies)
     t.ok(replies[-1] == "E72", "then no free ports: E72", replies)
     t.eq(c.cmd("V"), "20040107", "the control socket keeps serving after E72")
     t.eq(c.cmd("X"), "0", "X: 0")

@@ -6,6 +6,7 @@
  * pending commands, expiry, the source address in the key).
  */
 #include "../../relay/control_int.h"
+#include "../../conf/conf.h"
 #include "../../shm/shm.h"
 #include "tap.h"
 
@@ -19,11 +20,12 @@ static int parse(const char *text, struct rtpp_cmd *cmd)
 	return rtpp_parse(slice_cstr(text), cmd);
 }
 
+/* The E-code of a malformed command, -1 for one that parses. */
 static int ecode(const char *text)
 {
 	struct rtpp_cmd cmd;
 
-	return parse(text, &cmd);
+	return parse(text, &cmd) == -EPROTO ? cmd.ecode : -1;
 }
 
 static struct relay_addr v4(const char *ip, uint16_t port)
@@ -112,7 +114,8 @@ static void test_parse_malformed(void)
 
 	IS_INT(parse("", &cmd), -EINVAL, "empty datagram: nothing to answer");
 	IS_INT(parse(" \r\n", &cmd), -EINVAL, "blank datagram: nothing to answer");
-	IS_INT(parse("lonely", &cmd), RTPP_E_SYNTAX, "cookie only: E5");
+	IS_INT(parse("lonely", &cmd), -EPROTO, "cookie only: malformed");
+	IS_INT(cmd.ecode, RTPP_E_SYNTAX, "cookie only: E5");
 	IS_SLICE(cmd.cookie, "lonely", "cookie kept for the error reply");
 	IS_INT(ecode("k P cid pname codecs ftag"), RTPP_E_UNKNOWN_CMD, "play: unknown, E0");
 	IS_INT(ecode("k R cid ftag"), RTPP_E_UNKNOWN_CMD, "record: unknown, E0");
@@ -395,6 +398,52 @@ static void test_cache_many(void)
 	}
 }
 
+/* The whole path without sockets for commands that touch no session. */
+static size_t handle(const char *text, const struct relay_addr *src, char *out, size_t cap)
+{
+	static struct pinhole_conf conf;
+
+	conf_defaults(&conf);
+	return rtpp_handle(slice_cstr(text), src, &conf, 9000000, out, cap);
+}
+
+static void test_handle(void)
+{
+	struct relay_addr src = v4("127.0.0.1", 40003);
+	char out[RTPP_REPLY_MAX + 64];
+	uint64_t commands = stat_get(STAT_RELAY_CTL_COMMANDS);
+	uint64_t errors = stat_get(STAT_RELAY_CTL_ERRORS);
+	uint64_t retrans = stat_get(STAT_RELAY_CTL_RETRANSMITS);
+	size_t n;
+
+	n = handle("h1 V", &src, out, sizeof(out));
+	IS_SLICE(slice_make(out, n), "h1 20040107\n", "V answered with the cookie");
+	n = handle("h1 V", &src, out, sizeof(out));
+	IS_SLICE(slice_make(out, n), "h1 20040107\n", "retransmitted V: the cached answer");
+	IS_INT(stat_get(STAT_RELAY_CTL_RETRANSMITS) - retrans, 1, "one retransmission counted");
+	n = handle("h2 VF 20050322", &src, out, sizeof(out));
+	IS_SLICE(slice_make(out, n), "h2 1\n", "VF 20050322: 1");
+	n = handle("h3 VF 20071116", &src, out, sizeof(out));
+	IS_SLICE(slice_make(out, n), "h3 0\n", "VF 20071116: 0");
+	n = handle("h4 Z", &src, out, sizeof(out));
+	IS_SLICE(slice_make(out, n), "h4 E0\n", "unknown command: E0, not run");
+	n = handle("h5", &src, out, sizeof(out));
+	IS_SLICE(slice_make(out, n), "h5 E5\n", "cookie only: E5");
+	n = handle("h6 Vx", &src, out, sizeof(out));
+	IS_SLICE(slice_make(out, n), "h6 E2\n", "V with a modifier: E2");
+	IS_INT(handle(" \n", &src, out, sizeof(out)), 0, "blank datagram: no answer");
+	IS_INT(stat_get(STAT_RELAY_CTL_COMMANDS) - commands, 8, "every datagram counted");
+	IS_INT(stat_get(STAT_RELAY_CTL_ERRORS) - errors, 4, "E answers and the blank one are errors");
+	{
+		char big[RTPP_REPLY_MAX + 100];
+
+		memset(big, 'c', sizeof(big) - 3);
+		memcpy(big + sizeof(big) - 3, " V", 3);
+		IS_INT(handle(big, &src, out, sizeof(out)), 0,
+		       "a cookie too long for any answer: nothing sent");
+	}
+}
+
 int main(void)
 {
 	test_parse_version();
@@ -410,5 +459,6 @@ int main(void)
 	test_addr_from_sockaddr();
 	test_cache();
 	test_cache_many();
+	test_handle();
 	return tap_done();
 }
