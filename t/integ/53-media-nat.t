@@ -18,6 +18,7 @@ ACK) is relayed and bob's BYE ends it; and with relay.mode = "never" (a
 reload) the SDP crosses untouched. Needs root (skipped otherwise)."""
 import os
 import re
+import shutil
 import socket
 import sys
 import time
@@ -523,6 +524,7 @@ def main():
             s.close()
         if srv:
             srv.stop()
+            shutil.rmtree(srv.tmp, ignore_errors=True)
         bed.teardown()
     tap.done()
 
