@@ -77,6 +77,8 @@ void sip_reply_dest(const struct sip_msg *msg, const struct sockaddr *src,
 		memcpy(dst, src, sizeof(struct sockaddr_in6));
 	if (!msg || msg->nvia == 0 || msg->via[0].has_rport || force_rport)
 		return;
+	if (!slice_caseeq_cstr(msg->via[0].transport, "UDP"))
+		return;            /* reliable: back to the source (§18.2.2) */
 	port = htons(msg->via[0].port ? msg->via[0].port : 5060);
 	if (dst->ss_family == AF_INET)
 		((struct sockaddr_in *)dst)->sin_port = port;
