@@ -636,7 +636,8 @@ void tm_timer_run(const struct pinhole_conf *conf, int64_t now_ms);
 
 /* Where a response to msg (received from src) is sent: the source
  * address, with the sent-by port unless rport was asked for or forced
- * (RFC 3261 §18.2.2, RFC 3581 §4). */
+ * (RFC 3261 §18.2.2, RFC 3581 §4) or the top Via is not UDP (a reliable
+ * transport answers on the request's connection: its source port). */
 void sip_reply_dest(const struct sip_msg *msg, const struct sockaddr *src,
 		    bool force_rport, struct sockaddr_storage *dst);
 /* The top via-parm of msg as a response carries it back: its parameters
