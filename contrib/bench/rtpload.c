@@ -353,7 +353,7 @@ static void wait_until(struct run *r, uint64_t when)
 
 static void load(struct run *r, uint64_t *cpu0, uint64_t *cpu1)
 {
-	uint64_t start = now_ns(), end, t, tick = 1000000, next_tick = start;
+	uint64_t start = now_ns(), end, t;
 	double rate = 2.0 * r->o.sessions * r->o.pps / 1e9, credit = 0;
 	unsigned next = 0;
 	bool in_window = false;
@@ -372,8 +372,7 @@ static void load(struct run *r, uint64_t *cpu0, uint64_t *cpu1)
 			credit -= (unsigned)credit;
 		}
 		recv_all(r);
-		next_tick += tick;
-		wait_until(r, next_tick < t ? t : next_tick);
+		wait_until(r, t + 1000000u);
 	}
 	*cpu1 = tree_ticks(r->o.relay_pid);
 	for (uint64_t quiet = now_ns() + 500000000u; now_ns() < quiet;) {
