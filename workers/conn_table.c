@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct conn_table *table;
 
@@ -285,6 +286,26 @@ int conn_find_alias(uint8_t socket, const struct sockaddr *peer, struct conn_inf
 		next = entries()[i - 1].next;
 		if (same_alias(&entries()[i - 1], socket, &a))
 			rc = take_locked(i - 1, out);
+	}
+	shm_unlock(&table->lock);
+	return rc;
+}
+
+int conn_take_over(uint32_t id, uint16_t slot, struct conn_info *out)
+{
+	uint32_t idx = conn_index_of(id);
+	struct conn_entry *e;
+	int rc = -ENOENT;
+
+	if (!id || !conn_table_get() || idx >= table->capacity)
+		return -ENOENT;
+	shm_lock(&table->lock);
+	e = &entries()[idx];
+	if (e->id == id) {
+		e->owner_pid = (int32_t)getpid();
+		e->owner_slot = slot;
+		info_of(e, out);
+		rc = 0;
 	}
 	shm_unlock(&table->lock);
 	return rc;

@@ -9,7 +9,9 @@
  * the workers, and a crash takes only its own share. Accepted and opened connections stay with their
  * worker for life; messages other processes send on them arrive over the
  * channel. Once a second it cuts idle and slow connections. At start it
- * frees the table entries its slot's killed predecessor left behind.
+ * frees the table entries its slot's killed predecessor left behind; when
+ * it retires at a reload it hands its TCP connections (same ids, so the
+ * bindings keep them) to the workers of the new generation.
  */
 #include "stream_int.h"
 #include "tls_int.h"
@@ -146,6 +148,7 @@ static void dispatch(struct stream_worker *w, const struct epoll_event *ev)
 
 static void worker_stop(struct stream_worker *w)
 {
+	stream_conn_hand_over(w);
 	while (w->nlist)
 		stream_conn_close(w, w->list[w->nlist - 1]);
 	stream_self = NULL;

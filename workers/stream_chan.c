@@ -9,6 +9,8 @@
  * one unbound datagram socket of its own; sends never block: a full
  * channel drops the message (counted in tcp.send_errors) and the
  * transaction layer's timers recover as they do for a lost datagram.
+ * At a reload, a retiring worker passes its TCP connections (descriptor
+ * and unframed input) to the new generation the same way (SCM_RIGHTS).
  */
 #include "stream_int.h"
 
@@ -69,6 +71,47 @@ static int sender_fd(void)
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	owner = getpid();
 	return fd;
+}
+
+int chan_send_fd(unsigned slot, const struct chan_msg *hdr, const char *buf, size_t len,
+		 int fd)
+{
+	struct sockaddr_un sun;
+	socklen_t slen = chan_name(slot, &sun);
+	struct iovec iov[2] = { { (void *)hdr, sizeof(*hdr) }, { (void *)buf, len } };
+	union { struct cmsghdr c; char b[CMSG_SPACE(sizeof(int))]; } ctl;
+	struct msghdr mh = { .msg_name = &sun, .msg_namelen = slen, .msg_iov = iov,
+			     .msg_iovlen = 2, .msg_control = ctl.b,
+			     .msg_controllen = sizeof(ctl.b) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	int sfd = sender_fd();
+
+	if (sfd < 0)
+		return sfd;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sfd, &mh, MSG_DONTWAIT) < 0 ? -errno : 0;
+}
+
+ssize_t chan_recv(int chan_fd, char *buf, size_t cap, int *fd)
+{
+	union { struct cmsghdr c; char b[CMSG_SPACE(sizeof(int))]; } ctl;
+	struct iovec iov = { buf, cap };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			     .msg_controllen = sizeof(ctl.b) };
+	struct cmsghdr *cm;
+	ssize_t n = recvmsg(chan_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+	*fd = -1;
+	if (n < 0)
+		return -errno;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return n;
 }
 
 int chan_send(unsigned slot, const struct chan_msg *hdr, const char *buf, size_t len)

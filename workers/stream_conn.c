@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -162,12 +163,12 @@ int stream_conn_connect(struct stream_worker *w, const struct loc_addr *dst,
 	return 0;
 }
 
-void stream_conn_close(struct stream_worker *w, struct stream_conn *c)
+/* Forgets c in this worker; its table entry stays as it is. */
+static void detach(struct stream_worker *w, struct stream_conn *c)
 {
 	struct stream_conn *last = w->list[w->nlist - 1];
 
 	c->ops->close(c);
-	conn_del(c->id);
 	w->by_index[c->index] = NULL;
 	last->pos = c->pos;
 	w->list[c->pos] = last;
@@ -175,6 +176,12 @@ void stream_conn_close(struct stream_worker *w, struct stream_conn *c)
 	free(c->in);
 	free(c->out);
 	free(c);
+}
+
+void stream_conn_close(struct stream_worker *w, struct stream_conn *c)
+{
+	conn_del(c->id);
+	detach(w, c);
 	STAT_INC(TCP_CLOSED);
 }
 
@@ -432,5 +439,85 @@ void stream_conn_timeouts(struct stream_worker *w, int64_t now_ms)
 			STAT_INC(TCP_TIMEOUTS);
 		if (late || (c->closing && c->out_off >= c->out_len))
 			stream_conn_close(w, c);
+	}
+}
+
+/* ---- reloads: connections move to the new generation ----------------- */
+
+static int adopt_init(struct stream_worker *w, struct stream_conn *c, int fd, uint32_t id)
+{
+	struct conn_info ci;
+
+	if (conn_take_over(id, (uint16_t)w->slot, &ci) < 0)
+		return -ENOENT;
+	c->fd = fd;
+	c->id = id;
+	c->index = conn_index_of(id);
+	c->proto = ci.proto;
+	c->socket = ci.socket;
+	c->ops = stream_ops_for(ci.proto);
+	c->last_ms = stream_now_ms();
+	conn_addr_to_sockaddr(&ci.peer, &c->peer, &c->peer_len);
+	if (!c->ops || list_add(w, c) < 0) {
+		conn_del(id);
+		return -ENOMEM;
+	}
+	w->by_index[c->index] = c;
+	return 0;
+}
+
+void stream_conn_adopt(struct stream_worker *w, int fd, uint32_t id, const char *in,
+		       size_t len)
+{
+	struct stream_conn *c = calloc(1, sizeof(*c));
+
+	if (!c || adopt_init(w, c, fd, id) < 0) {
+		free(c);
+		close(fd);
+		return;
+	}
+	if (ep_set(w, c, EPOLL_CTL_ADD) < 0) {
+		stream_conn_close(w, c);
+		return;
+	}
+	if (len && len <= sizeof(scratch)) {
+		memcpy(scratch, in, len);
+		if (take_input(w, c, len) < 0)
+			mark_dead(c);
+	}
+}
+
+/* Waits (3 s at most) for a channel the new worker may not have bound yet. */
+static int send_adopt(unsigned slot, const struct chan_msg *h, const struct stream_conn *c)
+{
+	int rc = -EAGAIN;
+
+	for (unsigned i = 0; i < 60 && rc < 0; i++) {
+		rc = chan_send_fd(slot, h, c->in, c->in_len, c->fd);
+		if (rc == -ECONNREFUSED || rc == -ENOENT || rc == -EAGAIN)
+			poll(NULL, 0, 50);
+		else if (rc < 0)
+			return rc;
+	}
+	return rc;
+}
+
+void stream_conn_hand_over(struct stream_worker *w)
+{
+	if (shm->procs[w->slot].generation >= shm->generation)
+		return;
+	for (unsigned i = w->nlist; i-- > 0;) {
+		struct stream_conn *c = w->list[i];
+		struct chan_msg h = { .magic = CHAN_ADOPT, .conn_id = c->id, .socket = c->socket };
+		int slot;
+
+		if (c->proto != CONF_PROTO_TCP || c->connecting || c->closing)
+			continue;
+		if (c->out_off < c->out_len)
+			flush_out(w, c);
+		conn_addr_from_sockaddr((struct sockaddr *)&c->peer, &h.dst);
+		slot = stream_pick_worker(c->socket, &h.dst);
+		if (slot >= 0 && send_adopt((unsigned)slot, &h, c) == 0)
+			detach(w, c);
 	}
 }

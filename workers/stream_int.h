@@ -96,6 +96,9 @@ void conn_touch(uint32_t index);
  * the way and not returned). 0 or -ENOENT. */
 int conn_find_id(uint32_t id, struct conn_info *out);
 int conn_find_alias(uint8_t socket, const struct sockaddr *peer, struct conn_info *out);
+/* Makes this process (slot) the owner of entry id, dead or alive owner;
+ * *out is the entry. 0 or -ENOENT. */
+int conn_take_over(uint32_t id, uint16_t slot, struct conn_info *out);
 /* Frees every entry of slot whose owner is not pid (a worker's
  * predecessor in its slot was killed); returns how many. */
 unsigned conn_sweep_slot(uint16_t slot, int32_t pid);
@@ -131,13 +134,21 @@ struct chan_msg {
 	uint8_t pad[3];
 	struct loc_addr dst;
 };
-#define CHAN_MAGIC 0x4348414eu     /* "CHAN" */
+#define CHAN_MAGIC 0x4348414eu     /* "CHAN": a message to send */
+#define CHAN_ADOPT 0x41444f50u     /* "ADOP": a connection handed over at a
+                                      reload, its descriptor attached and its
+                                      unframed input as the payload */
 
 /* The channel a worker in slot receives on (abstract unix datagram
  * socket named after the segment and the slot): fd or -errno. */
 int chan_bind(unsigned slot);
 /* Sends hdr + buf to the worker in slot; never blocks. */
 int chan_send(unsigned slot, const struct chan_msg *hdr, const char *buf, size_t len);
+/* The same with descriptor fd attached (a connection handed over). */
+int chan_send_fd(unsigned slot, const struct chan_msg *hdr, const char *buf, size_t len,
+		 int fd);
+/* One datagram into buf; *fd is an attached descriptor or -1. */
+ssize_t chan_recv(int chan_fd, char *buf, size_t cap, int *fd);
 
 /* ---- stream I/O: plain TCP and TLS ---------------------------------- */
 
@@ -197,6 +208,13 @@ int stream_conn_accepted(struct stream_worker *w, int fd, const struct sockaddr 
 			 socklen_t plen);
 int stream_conn_connect(struct stream_worker *w, const struct loc_addr *dst,
 			struct stream_conn **out);
+/* A connection handed over by a retiring worker: fd, its table entry and
+ * its unframed input. */
+void stream_conn_adopt(struct stream_worker *w, int fd, uint32_t id, const char *in,
+		       size_t len);
+/* Retiring at a reload: hands every TCP connection to a worker of the new
+ * generation (TLS state cannot move: those close). */
+void stream_conn_hand_over(struct stream_worker *w);
 void stream_conn_event(struct stream_worker *w, struct stream_conn *c, uint32_t events);
 /* Queues or writes buf on c (the caller owns c). */
 int stream_conn_write(struct stream_worker *w, struct stream_conn *c, const char *buf,
@@ -204,6 +222,9 @@ int stream_conn_write(struct stream_worker *w, struct stream_conn *c, const char
 void stream_conn_close(struct stream_worker *w, struct stream_conn *c);
 void stream_conn_timeouts(struct stream_worker *w, int64_t now_ms);
 void stream_chan_event(struct stream_worker *w);
+/* A running stream worker of the current generation serving listen entry
+ * socket, picked by a hash of dst: its slot, or -ENOENT. */
+int stream_pick_worker(uint8_t socket, const struct loc_addr *dst);
 
 int64_t stream_now_ms(void);
 

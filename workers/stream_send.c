@@ -30,8 +30,7 @@ static bool serves(const struct proc_entry *pe, uint8_t socket)
 	       pe->state == PROC_RUNNING && pe->generation == shm->generation;
 }
 
-/* A stream worker of the listen entry to open a connection to dst. */
-static int pick_worker(uint8_t socket, const struct loc_addr *dst)
+int stream_pick_worker(uint8_t socket, const struct loc_addr *dst)
 {
 	unsigned n = 0, k;
 
@@ -62,7 +61,7 @@ static int open_and_send(uint8_t socket, const struct loc_addr *dst, const char 
 
 	if (stream_self && stream_self->wa->listen_index == socket)
 		return open_local(dst, buf, len);
-	slot = pick_worker(socket, dst);
+	slot = stream_pick_worker(socket, dst);
 	if (slot < 0)
 		return -ENETUNREACH;
 	return chan_send((unsigned)slot, &hdr, buf, len);
@@ -128,12 +127,19 @@ void stream_chan_event(struct stream_worker *w)
 	const struct chan_msg *h = (const struct chan_msg *)buf;
 
 	for (unsigned i = 0; i < 64; i++) {
-		ssize_t n = recv(w->chan_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		int fd;
+		ssize_t n = chan_recv(w->chan_fd, buf, sizeof(buf), &fd);
 
 		if (n < 0)
 			return;
-		if ((size_t)n < sizeof(*h) || h->magic != CHAN_MAGIC)
+		if ((size_t)n >= sizeof(*h) && h->magic == CHAN_ADOPT && fd >= 0) {
+			stream_conn_adopt(w, fd, h->conn_id, buf + sizeof(*h),
+					  (size_t)n - sizeof(*h));
 			continue;
-		chan_one(w, h, buf + sizeof(*h), (size_t)n - sizeof(*h));
+		}
+		if (fd >= 0)
+			close(fd);
+		if ((size_t)n >= sizeof(*h) && h->magic == CHAN_MAGIC)
+			chan_one(w, h, buf + sizeof(*h), (size_t)n - sizeof(*h));
 	}
 }

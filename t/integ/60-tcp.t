@@ -9,7 +9,9 @@ caller; a TCP caller reaches a UDP callee; pinhole opens a connection to a
 non-NATed TCP contact; CRLF keepalives reach the stream binding;
 `pinholectl tcp list` shows owners, peers and directions. A kill -9 of a
 TCP worker removes its connections and only them; a binding on a dead
-connection gets 480 and the worker is respawned. sipp over TCP (-t t1)
+connection gets 480 and the worker is respawned. At a reload the
+connections move to the new generation's workers, with their ids and a
+half-received message. sipp over TCP (-t t1)
 registers and calls, TCP caller to UDP callee and the reverse. Through the
 real NAT of t/integ/phnat.py (when root) a phone registers over TCP and
 takes a call over its connection."""
@@ -235,6 +237,35 @@ def test_kill(tap, srv):
     caller.close()
 
 
+def test_reload(tap, srv):
+    erin = Stream(srv.port)
+    erin.send(register("erin", "sip:erin@10.0.2.15:5060;transport=tcp",
+                       sent_by=("10.0.2.15", 5060)))
+    tap.eq(status(erin.read_msg()), 200, "erin registers over TCP")
+    before = wait_for(lambda: conn_of(srv, erin), timeout=2)
+    half = request("OPTIONS", "sip:127.0.0.1:%d" % srv.port, sent_by=erin.local)
+    erin.send(half[:30])
+    time.sleep(0.2)
+    rc, out, err = srv.ctl("reload")
+    tap.ok(rc == 0, "reload", err)
+    moved = wait_for(lambda: (conn_of(srv, erin) or {}).get("pid") not in (None, before["pid"]),
+                     timeout=8)
+    after = conn_of(srv, erin)
+    tap.ok(moved and after["id"] == before["id"],
+           "at a reload the connection moves to a worker of the new generation, same id",
+           (before, after))
+    erin.send(half[30:])
+    tap.eq(status(erin.read_msg()), 200, "a message begun before the reload is completed after it")
+    caller = udp_socket()
+    caller.sendto(invite("erin", "UDP", caller.getsockname()), ("127.0.0.1", srv.port))
+    inv = erin.read_msg(5, want="INVITE")
+    tap.ok(inv is not None, "and the binding still reaches erin over it")
+    if inv:
+        erin.send(answer(inv, 486, "Busy Here"))
+    tap.eq(status(udp_final(caller)), 486, "her answer reaches the caller")
+    caller.close()
+
+
 # ---- sipp over TCP ---------------------------------------------------------
 
 def scenario(tmp, name):
@@ -418,6 +449,7 @@ def main():
         test_outgoing(tap, srv)
         test_keepalive(tap, srv, alice)
         test_kill(tap, srv)
+        test_reload(tap, srv)
         test_sipp(tap, srv)
     finally:
         srv.stop()
