@@ -153,14 +153,14 @@ class StreamPeer:
 class TlsBridge:
     """Accepts plain TCP on 127.0.0.1:listen_port and carries each
     connection's bytes over a TLS connection to pinhole's TLS port, which
-    verifies pinhole's certificate against cafile. When bind_ip is set the
-    TLS connection leaves from bind_ip and the TCP client's own port, so
-    pinhole sees the client's address as the client itself writes it."""
+    verifies pinhole's certificate against cafile. With bind=(ip, port)
+    the TLS connection leaves from that address, so pinhole sees the one
+    the client writes in its Via and Contact (one connection at a time)."""
 
-    def __init__(self, tls_port, cafile, listen_port=None, bind_ip=None):
+    def __init__(self, tls_port, cafile, listen_port=None, bind=None):
         self.tls_port = tls_port
         self.ctx = client_context(cafile)
-        self.bind_ip = bind_ip
+        self.bind = bind
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind(("127.0.0.1", listen_port or 0))
@@ -189,8 +189,8 @@ class TlsBridge:
     def _connect(self, peer):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if self.bind_ip:
-            s.bind((self.bind_ip, peer[1]))
+        if self.bind:
+            s.bind(self.bind)
         s.connect(("127.0.0.1", self.tls_port))
         t = self.ctx.wrap_socket(s, server_hostname="localhost")
         self.tls_ok += 1
@@ -203,22 +203,34 @@ class TlsBridge:
             c.close()
             return
         socks = [c, t]
+        t.setblocking(False)
         try:
             while not self.stopping:
-                if t.pending():
-                    ready = [t]
-                else:
-                    ready = select.select(socks, [], [], 0.2)[0]
+                ready = [t] if t.pending() else select.select(socks, [], [], 0.2)[0]
                 for s in ready:
-                    data = s.recv(65536)
+                    try:
+                        data = s.recv(65536)
+                    except ssl.SSLWantReadError:
+                        continue        # a record without data (a session ticket)
                     if not data:
                         return
-                    (t if s is c else c).sendall(data)
+                    if s is c:
+                        self._send_tls(t, data)
+                    else:
+                        c.sendall(data)
         except (OSError, ssl.SSLError):
             return
         finally:
             c.close()
             t.close()
+
+    @staticmethod
+    def _send_tls(t, data):
+        while data:
+            try:
+                data = data[t.send(data):]
+            except ssl.SSLWantWriteError:
+                select.select([], [t], [], 0.2)
 
     def stop(self):
         self.stopping = True

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""SIP over TLS with a certificate the test makes with openssl: an OPTIONS
+over TLS answered on its connection (TLS 1.2 or 1.3, counters); a TLS 1.1
+client refused; a plain TCP client on the TLS port cut off without an
+answer; a TLS handshake that never completes (a silent client, and one
+that stops in the middle of its ClientHello) cut off after
+tcp.message_timeout while another TLS client is served meanwhile; and
+sipp registering and calling over TLS. Debian's sipp is built without
+OpenSSL (-t l1 is refused), so sipp runs over TCP (-t t1) into a TLS
+bridge (phtls.TlsBridge) that verifies pinhole's certificate and carries
+each sipp connection over its own TLS connection."""
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from phtest import Tap, free_port, header, status_of, wait_for  # noqa: E402
+from phtls import StreamPeer, TlsBridge, client_context, stream_server  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MESSAGE_TIMEOUT = 2
+_n = [0]
+
+
+def options(port, peer_port, transport="TLS"):
+    _n[0] += 1
+    return ("OPTIONS sip:127.0.0.1:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/%s 127.0.0.1:%d;branch=z9hG4bK-p61-%d-%d;rport\r\n"
+            "Max-Forwards: 70\r\n"
+            "From: <sip:tester@localhost>;tag=t%d\r\n"
+            "To: <sip:127.0.0.1:%d>\r\n"
+            "Call-ID: p61-%d-%d\r\n"
+            "CSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n" % (port, transport, peer_port, os.getpid(), _n[0], _n[0],
+                                           port, os.getpid(), _n[0])).encode()
+
+
+def stat(srv, name):
+    return srv.stats(name.split(".")[0]).get(name, 0)
+
+
+def test_options(tap, srv, ctx):
+    hs = stat(srv, "tls.handshakes")
+    p = StreamPeer(srv.tls_port, ctx)
+    tap.ok(p.sock.version() in ("TLSv1.2", "TLSv1.3"), "TLS 1.2 or 1.3 negotiated",
+           p.sock.version())
+    p.send(options(srv.tls_port, p.port))
+    r = p.recv(2.0)
+    tap.eq(status_of(r), 200, "OPTIONS over TLS answered 200 on the connection")
+    tap.ok(r and header(r, "via").startswith("SIP/2.0/TLS "), "Via kept", r and header(r, "via"))
+    tap.ok(stat(srv, "tls.handshakes") > hs, "tls.handshakes counted")
+    tap.ok(stat(srv, "core.rcv_msgs_tls") >= 1, "core.rcv_msgs_tls counted")
+    p.close()
+
+
+def test_tls11_refused(tap, srv):
+    warnings.simplefilter("ignore", DeprecationWarning)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    except (ValueError, ssl.SSLError) as e:
+        tap.skip("a TLS 1.1 client is refused", "this Python cannot offer TLS 1.1: %s" % e)
+        return
+    try:
+        p = StreamPeer(srv.tls_port, ctx)
+        tap.ok(False, "a TLS 1.1 client is refused", "negotiated %s" % p.sock.version())
+        p.close()
+    except ssl.SSLError as e:
+        if "NO_PROTOCOLS_AVAILABLE" in str(e) or "no protocols available" in str(e):
+            tap.skip("a TLS 1.1 client is refused", "the local OpenSSL will not offer it")
+        else:
+            tap.ok("PROTOCOL_VERSION" in str(e) or "protocol version" in str(e),
+                   "a TLS 1.1 client is refused by pinhole (protocol version alert)", str(e))
+    except OSError as e:
+        tap.ok(True, "a TLS 1.1 client is refused (connection closed: %s)" % e)
+
+
+def test_plain_tcp_on_tls_port(tap, srv):
+    hf = stat(srv, "tls.handshake_failures")
+    p = StreamPeer(srv.tls_port)
+    p.send(options(srv.tls_port, p.port, "TCP"))
+    data = b""
+    deadline = time.time() + 3
+    closed = False
+    while time.time() < deadline and not closed:
+        p.sock.settimeout(max(deadline - time.time(), 0.01))
+        try:
+            chunk = p.sock.recv(65536)
+        except socket.timeout:
+            break
+        except OSError:
+            closed = True
+            break
+        closed = not chunk
+        data += chunk
+    tap.ok(closed, "a plain TCP client on the TLS port is cut off at once")
+    tap.ok(b"SIP/2.0" not in data, "and gets no SIP answer", data[:80])
+    tap.ok(stat(srv, "tls.handshake_failures") > hf, "tls.handshake_failures counted")
+    p.close()
+
+
+def test_stalled_handshakes(tap, srv, ctx):
+    silent = StreamPeer(srv.tls_port)
+    half = StreamPeer(srv.tls_port)
+    # A TLS record header announcing 512 bytes of ClientHello, then nothing.
+    half.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    started = time.time()
+    other = StreamPeer(srv.tls_port, ctx)
+    other.send(options(srv.tls_port, other.port))
+    tap.eq(status_of(other.recv(2.0)), 200,
+           "another TLS client is served while two handshakes hang")
+    tap.ok(silent.closed_by_peer(MESSAGE_TIMEOUT + 4), "a silent client is cut off")
+    took = time.time() - started
+    tap.ok(MESSAGE_TIMEOUT - 0.5 <= took <= MESSAGE_TIMEOUT + 3,
+           "after about tcp.message_timeout (%d s): %.1f s" % (MESSAGE_TIMEOUT, took))
+    tap.ok(half.closed_by_peer(2), "a half-sent ClientHello is cut off too")
+    other.send(options(srv.tls_port, other.port))
+    tap.eq(status_of(other.recv(2.0)), 200, "the served client's connection is still up")
+    for p in (silent, half, other):
+        p.close()
+
+
+class Sipp:
+    def __init__(self, srv, name, args):
+        self.dir = os.path.join(srv.tmp, name)
+        os.makedirs(self.dir)
+        cmd = ["sipp", "-t", "t1", "-i", "127.0.0.2", "-nostdin", "-timeout", "20",
+               "-trace_msg", "-message_file", "messages.log", "-trace_err",
+               "-error_file", "errors.log"] + args
+        self.out = open(os.path.join(self.dir, "stdout"), "wb")
+        self.proc = subprocess.Popen(cmd, cwd=self.dir, stdout=self.out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+    def wait(self, timeout=30):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.out.close()
+        return rc
+
+    def text(self, name):
+        try:
+            with open(os.path.join(self.dir, name), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+def registered(srv, aor):
+    rc, out, _ = srv.ctl("ul", "show", aor)
+    return rc == 0 and "transport=tls" in out
+
+
+def test_sipp_call(tap, srv):
+    if not shutil.which("sipp"):
+        tap.skip("sipp registers and calls over TLS", "sipp not installed")
+        return
+    hs = stat(srv, "tls.handshakes")
+    callee_port, caller_port = free_port(), free_port()
+    callee_bridge = TlsBridge(srv.tls_port, srv.cert, bind=("127.0.0.1", callee_port))
+    caller_bridge = TlsBridge(srv.tls_port, srv.cert, bind=("127.0.0.1", caller_port))
+    callee = Sipp(srv, "callee", ["-sf", os.path.join(HERE, "sipp", "tls_callee.xml"),
+                                  "-oocsf", os.path.join(HERE, "sipp", "tls_callee_call.xml"),
+                                  "-s", "bob", "-p", str(callee_port), "-m", "1", "-d", "6000",
+                                  "127.0.0.1:%d" % callee_bridge.port])
+    ok = tap.ok(wait_for(lambda: registered(srv, "bob@localhost"), 10),
+                "sipp registers over TLS (binding with transport=tls)")
+    rc_caller = None
+    if ok:
+        caller = Sipp(srv, "caller", ["-sf", os.path.join(ROOT, "contrib", "sipp", "uac_call.xml"),
+                                      "-s", "bob", "-key", "domain", "localhost", "-d", "200",
+                                      "-p", str(caller_port), "-m", "1",
+                                      "127.0.0.1:%d" % caller_bridge.port])
+        rc_caller = caller.wait()
+        tap.eq(rc_caller, 0, "sipp calls over TLS: INVITE, 200, ACK, BYE, 200")
+        if rc_caller != 0:
+            tap.diag(caller.text("stdout")[-1500:] + caller.text("errors.log")[-1500:])
+    rc_callee = callee.wait()
+    tap.eq(rc_callee, 0 if ok else rc_callee, "the callee took the call over its TLS connection")
+    if rc_callee != 0:
+        tap.diag(callee.text("stdout")[-1500:] + callee.text("errors.log")[-1500:])
+    tap.ok(callee_bridge.tls_ok == 1 and caller_bridge.tls_ok == (1 if ok else 0) and
+           stat(srv, "tls.handshakes") >= hs + callee_bridge.tls_ok + caller_bridge.tls_ok,
+           "every sipp message went over TLS (one verified connection per sipp)")
+    callee_bridge.stop()
+    caller_bridge.stop()
+
+
+def main():
+    tap = Tap()
+    srv = stream_server(tap, tls=True, extra="tcp = { message_timeout = %d; };" % MESSAGE_TIMEOUT)
+    try:
+        srv.start()
+        ctx = client_context(srv.cert)
+        test_options(tap, srv, ctx)
+        test_tls11_refused(tap, srv)
+        test_plain_tcp_on_tls_port(tap, srv)
+        test_stalled_handshakes(tap, srv, ctx)
+        test_sipp_call(tap, srv)
+        tap.ok(srv.proc.poll() is None, "pinhole still running")
+    except (OSError, RuntimeError, ssl.SSLError) as e:
+        tap.ok(False, "error: %s" % e)
+    finally:
+        srv.stop()
+        if tap.failed:
+            tap.diag(srv.log_text()[-3000:])
+        shutil.rmtree(srv.tmp, ignore_errors=True)
+    tap.done()
+
+
+main()
