@@ -7,10 +7,9 @@ Checked: the SDP each side receives points at the relay (c=, o=, m=
 port, a=rtcp, the a=nortpproxy:yes marker) while the private address
 never crosses; RTP from each side reaches the other through the relay,
 in both directions, which for alice is only possible through the NAT's
-public address the relay latched; `pinholectl relay list` shows that
-address when it exists; a re-INVITE moving alice's media to a new port
-keeps the relay ports and media follows the new port; bob puts alice on
-hold (a=sendonly / a=recvonly: only bob's packets are forwarded) and
+public address the relay latched, as `pinholectl relay list` shows; a
+re-INVITE moving alice's media to a new port keeps the relay ports, media
+follows the new port and the relay re-latches; bob puts alice on hold (a=sendonly / a=recvonly: only bob's packets are forwarded) and
 resumes; with the relay's only session taken a second call gets a 503;
 BYE removes the session, and so do a 486 and a CANCEL (the next call
 gets the freed ports each time); a late offer (SDP in the 200 and the
@@ -308,13 +307,25 @@ def check_media(tap, alice_rtp, to_bob_leg, bob_rtp, to_alice_leg, what):
     return a_got, b_got
 
 
-def check_latched(tap, srv):
+def legs(srv, call_id):
+    """The legs `pinholectl relay list` shows for call_id, by tag."""
     lst = relay_list(srv)
-    if lst is None:
-        tap.skip("relay list shows the NAT's public address latched", "pinholectl relay list absent")
-        return
-    tap.ok(phnat.NAT_WAN_IP in repr(lst),
-           "relay list: alice's leg latched at the NAT's public address", lst)
+    return {l["tag"]: l for l in (lst or {}).get("legs", []) if l.get("call_id") == call_id}
+
+
+def check_latched(tap, srv, a, b, what):
+    """relay list: alice's leg latched at the NAT's public address (not
+    the private one of her SDP), bob's at his own; both forwarded packets.
+    Returns alice's latched address."""
+    ls = legs(srv, a.call_id)
+    la, lb = ls.get(a.local_tag, {}), ls.get(b.local_tag, {})
+    tap.ok(la.get("latched", "").startswith(phnat.NAT_WAN_IP + ":") and
+           la.get("sdp", "").startswith(phnat.LAN_IP + ":"),
+           "%s: relay list shows alice latched at the NAT's public address" % what, ls)
+    tap.ok(lb.get("latched") == "%s:%d" % (phnat.WAN_IP, BOB_RTP) and
+           la.get("packets", 0) > 0 and lb.get("packets", 0) > 0,
+           "%s: bob latched at his own address, packets counted on both legs" % what, ls)
+    return la.get("latched")
 
 
 def test_call(tap, bed, srv, alice, bob, arts):
@@ -328,7 +339,7 @@ def test_call(tap, bed, srv, alice, bob, arts):
     tap.ok(bob.request("ACK")[0] is not None, "the ACK follows the route set to bob")
     to_alice_leg, to_bob_leg = check_offer_answer(tap, inv, ok)
     check_media(tap, a_rtp, to_bob_leg, b_rtp, to_alice_leg, "call")
-    check_latched(tap, srv)
+    first = check_latched(tap, srv, a, b, "call")
 
     # alice moves her media to a new port: same relay ports, media follows.
     req, ok2 = reinvite(alice, a, bob, sdp(phnat.LAN_IP, ALICE_RTP2, version=2),
@@ -340,6 +351,9 @@ def test_call(tap, bed, srv, alice, bob, arts):
     a_got, b_got = check_media(tap, a_rtp2, to_bob_leg, b_rtp, to_alice_leg, "after re-INVITE")
     tap.ok(not [g for g in a_rtp.drain(0.1) if g[1] == b_rtp.ssrc],
            "nothing goes to alice's old port any more")
+    moved = check_latched(tap, srv, a, b, "after re-INVITE")
+    tap.ok(moved and moved != first, "alice's leg re-latched to her new NAT mapping (%s -> %s)"
+           % (first, moved))
 
     # bob holds alice (re-INVITE from the callee's side), then resumes.
     req, ok3 = reinvite(bob, b, alice, sdp(phnat.WAN_IP, BOB_RTP, "sendonly", 3),
@@ -374,9 +388,8 @@ def test_call(tap, bed, srv, alice, bob, arts):
                                   (phnat.WAN_IP, to_alice_leg))
     tap.ok(not from_relay(a_got, b_rtp.ssrc) and not from_relay(b_got, a_rtp2.ssrc),
            "after BYE the relay forwards nothing", (a_got, b_got))
-    lst = relay_list(srv)
-    if lst is not None:
-        tap.ok("media-1" not in repr(lst), "relay list: the session is gone", lst)
+    tap.ok(relay_list(srv) is not None and not legs(srv, a.call_id),
+           "relay list: the session is gone", relay_list(srv))
 
 
 def test_exhausted(tap, srv, alice, bob):
