@@ -4,8 +4,8 @@
  *
  * Worker i of a generation of N watches, with one level-triggered epoll
  * set, the inherited sockets of every slice s with s % N == i, plus the
- * control socket (every worker watches it; one of them reads each
- * command). A readable port gets one recvmmsg of at most RELAY_BATCH
+ * control socket (every worker watches it, EPOLLEXCLUSIVE: one is
+ * woken per command). A readable port gets one recvmmsg of at most RELAY_BATCH
  * datagrams per round, so a flood on one port costs the others at most
  * one batch of delay; the batch is checked against a lock-free copy of
  * the session's route (seqlock) and leaves in one sendmmsg from the other
@@ -189,6 +189,7 @@ static int watch(int ep, const struct relay_table *t, unsigned index, unsigned n
 		}
 	}
 	ev.data.u32 = CONTROL_EVENT;
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;   /* one worker woken per command */
 	if (relay_control_fd() >= 0 &&
 	    epoll_ctl(ep, EPOLL_CTL_ADD, relay_control_fd(), &ev) < 0) {
 		LOG_ERR("relay.control: epoll_ctl: %s", strerror(errno));

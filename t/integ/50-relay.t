@@ -35,10 +35,11 @@ def bindable(port):
         s.close()
 
 
-def free_range():
+def free_range(sip_port):
     for _ in range(100):
-        base = random.randrange(45000, 50000, 4)
-        if all(bindable(p) for p in range(base, base + NPORTS)):
+        base = random.randrange(20000, 30000, 4)   # below the ephemeral ports
+        if not base <= sip_port < base + NPORTS and \
+                all(bindable(p) for p in range(base, base + NPORTS)):
             return base
     raise RuntimeError("no free range of %d ports" % NPORTS)
 
@@ -76,10 +77,11 @@ def stray_counted(srv, port, tap, name):
 
 def main():
     tap = Tap()
-    base = free_range()
+    srv = Server()
+    base = free_range(srv.port)
+    srv.write_conf(**relay_conf(base, 2))
     squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     squatter.bind(("127.0.0.1", base + 5))
-    srv = Server(**relay_conf(base, 2))
     srv.start()
     try:
         log = srv.log_text()

@@ -22,13 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BASE 41000
 #define NQUADS 12
 #define QUIET_MS 150            /* how long "nothing arrives" is watched */
 
 static struct pinhole_conf conf;
 static volatile sig_atomic_t worker_stop;
-static uint16_t next_party_port = 43000;
+static uint16_t base;            /* relay.ports' first port, picked free */
+static uint16_t next_party_port;
 
 struct party {
 	int rtp, rtcp;
@@ -58,7 +58,7 @@ static struct party party(void)
 {
 	struct party p = { -1, -1, 0 };
 
-	for (; next_party_port < 44000 && p.rtcp < 0; next_party_port += 2) {
+	for (unsigned tries = 0; tries < 500 && p.rtcp < 0; tries++, next_party_port += 2) {
 		if (p.rtp >= 0)
 			close(p.rtp);
 		p.port = next_party_port;
@@ -454,6 +454,31 @@ static void test_counters(uint64_t packets0, uint64_t bytes0)
 	OK(stat_get(STAT_RELAY_LATCHES) >= 10, "relay.latches counted");
 }
 
+/* A random range below the kernel's ephemeral ports (where only
+ * programs that ask for a port bind) whose every port is free: the relay's
+ * 4 * NQUADS ports, then the parties' from the port after. */
+static bool pick_ports(void)
+{
+	srand((unsigned)getpid() ^ (unsigned)time(NULL));
+	for (int tries = 0; tries < 100; tries++) {
+		bool free_all = true;
+
+		base = (uint16_t)(20000 + 4 * (rand() % 2000));
+		for (uint16_t p = base; p < base + 4 * NQUADS && free_all; p++) {
+			int fd = udp_at(p);
+
+			free_all = fd >= 0;
+			if (fd >= 0)
+				close(fd);
+		}
+		if (free_all) {
+			next_party_port = (uint16_t)(base + 4 * NQUADS);
+			return true;
+		}
+	}
+	return false;
+}
+
 static void on_term(int sig)
 {
 	worker_stop = 1;
@@ -481,12 +506,13 @@ int main(void)
 
 	log_set_level(LOG_LEVEL_WARN);
 	conf_defaults(&conf);
+	pick_ports();
 	snprintf(conf.relay.address, sizeof(conf.relay.address), "127.0.0.1");
-	conf.relay.port_min = BASE;
-	conf.relay.port_max = BASE + 4 * NQUADS - 1;
+	conf.relay.port_min = base;
+	conf.relay.port_max = (uint16_t)(base + 4 * NQUADS - 1);
 	conf.relay.control[0] = '\0';
 	conf.workers.relay = 1;
-	if (shm_create(16u << 20) < 0 || relay_init(&conf) < 0 ||
+	if (!base || shm_create(16u << 20) < 0 || relay_init(&conf) < 0 ||
 	    relay_ports_open(&conf, err, sizeof(err)) < 0) {
 		OK(false, "relay set up: %s", err);
 		return tap_done();
