@@ -6,7 +6,7 @@ process (t/integ/phrtp.py opens their sockets inside the namespaces).
 Checked: the SDP each side receives points at the relay (c=, o=, m=
 port, a=rtcp, the a=nortpproxy:yes marker) while the private address
 never crosses; RTP from each side reaches the other through the relay,
-in both directions, which for alice is only possible through the NAT's
+in both directions (RTCP too), which for alice is only possible through the NAT's
 public address the relay latched, as `pinholectl relay list` shows; a
 re-INVITE moving alice's media to a new port keeps the relay ports, media
 follows the new port and the relay re-latches; bob puts alice on hold (a=sendonly / a=recvonly: only bob's packets are forwarded) and
@@ -329,7 +329,7 @@ def check_latched(tap, srv, a, b, what):
 
 
 def test_call(tap, bed, srv, alice, bob, arts):
-    a_rtp, a_rtp2, b_rtp = arts
+    a_rtp, a_rtp2, b_rtp, a_rtcp, b_rtcp = arts
     a, b, inv, src = invite(alice, bob, "media-1", sdp(phnat.LAN_IP, ALICE_RTP))
     if not tap.ok(inv is not None, "alice's INVITE reaches bob"):
         return
@@ -339,6 +339,11 @@ def test_call(tap, bed, srv, alice, bob, arts):
     tap.ok(bob.request("ACK")[0] is not None, "the ACK follows the route set to bob")
     to_alice_leg, to_bob_leg = check_offer_answer(tap, inv, ok)
     check_media(tap, a_rtp, to_bob_leg, b_rtp, to_alice_leg, "call")
+    a_got, b_got = phrtp.exchange(a_rtcp, (phnat.WAN_IP, to_bob_leg + 1),
+                                  b_rtcp, (phnat.WAN_IP, to_alice_leg + 1))
+    tap.ok(len(from_relay(b_got, a_rtcp.ssrc)) >= 5 and len(from_relay(a_got, b_rtcp.ssrc)) >= 5,
+           "RTCP to the a=rtcp ports both sides got reaches the other side's RTCP port",
+           (a_got, b_got))
     first = check_latched(tap, srv, a, b, "call")
 
     # alice moves her media to a new port: same relay ports, media follows.
@@ -456,7 +461,7 @@ def test_failures_free(tap, alice, bob):
 def test_late_offer(tap, alice, bob, arts):
     """An INVITE without SDP: bob's 200 carries the offer, alice's ACK the
     answer; both are relayed, media flows, and bob's BYE ends it."""
-    a_rtp, _, b_rtp = arts
+    a_rtp, _, b_rtp = arts[:3]
     a, b, inv, src = invite(alice, bob, "media-late", "")
     if not tap.ok(inv is not None and not inv.body, "late offer: an INVITE without SDP reaches bob"):
         return
@@ -525,7 +530,9 @@ def main():
         bob = Phone(sock(bed.wan, BOB_SIP), "bob", BOB_SIP)
         arts = (phrtp.RtpPeer(sock(bed.lan, (phnat.LAN_IP, ALICE_RTP)), 0xa11ce),
                 phrtp.RtpPeer(sock(bed.lan, (phnat.LAN_IP, ALICE_RTP2)), 0xa11cf),
-                phrtp.RtpPeer(sock(bed.wan, (phnat.WAN_IP, BOB_RTP)), 0xb0b))
+                phrtp.RtpPeer(sock(bed.wan, (phnat.WAN_IP, BOB_RTP)), 0xb0b),
+                phrtp.RtpPeer(sock(bed.lan, (phnat.LAN_IP, ALICE_RTP + 1)), 0xa11ce, rtcp=True),
+                phrtp.RtpPeer(sock(bed.wan, (phnat.WAN_IP, BOB_RTP + 1)), 0xb0b, rtcp=True))
         tap.ok(alice.register(), "alice registers through the NAT")
         tap.ok(bob.register(), "bob registers on the public side")
         test_call(tap, bed, srv, alice, bob, arts)

@@ -5,7 +5,8 @@ ns_socket() enters the namespace with setns(2) only for the socket() call
 and returns to the test's own namespace, so one Python process can play
 phones on both sides of the NAT. An RtpPeer sends numbered RTP packets
 (RFC 3550 header, PCMU, its own SSRC) and collects what arrives with the
-source address, so a test can tell whose packets came from where.
+source address, so a test can tell whose packets came from where; RTCP
+peers send sender reports numbered the same way.
 """
 import ctypes
 import os
@@ -50,8 +51,17 @@ def rtp_packet(ssrc, seq, ts, payload=b"\xff" * 160, pt=0):
                        ssrc & 0xffffffff) + payload
 
 
+def rtcp_packet(ssrc, seq):
+    """An RTCP sender report (RFC 3550 §6.4.1) without report blocks; the
+    RTP timestamp field carries seq so the receiver can count them."""
+    return struct.pack("!BBHIIIIII", 0x80, 200, 6, ssrc & 0xffffffff, 0, 0, seq, 0, 0)
+
+
 def rtp_parse(data):
-    """(ssrc, seq) of an RTP packet, or None for anything else."""
+    """(ssrc, seq) of an RTP packet or of an rtcp_packet, or None."""
+    if len(data) >= 28 and data[0] >> 6 == 2 and data[1] == 200:
+        ssrc, seq = struct.unpack("!I8xI", data[4:20])
+        return ssrc, seq
     if len(data) < 12 or data[0] >> 6 != 2:
         return None
     _, _, seq, _, ssrc = struct.unpack("!BBHII", data[:12])
@@ -59,13 +69,14 @@ def rtp_parse(data):
 
 
 class RtpPeer:
-    """An RTP socket of one party: send() numbered packets to an address,
-    drain() what arrived since the last drain."""
+    """An RTP (or, with rtcp, RTCP) socket of one party: send() numbered
+    packets to an address, drain() what arrived since the last drain."""
 
-    def __init__(self, sock, ssrc):
+    def __init__(self, sock, ssrc, rtcp=False):
         self.sock = sock
         self.ssrc = ssrc
         self.seq = 0
+        self.rtcp = rtcp
 
     @property
     def port(self):
@@ -74,7 +85,8 @@ class RtpPeer:
     def send(self, dst, count=5, gap=0.01):
         for _ in range(count):
             self.seq += 1
-            self.sock.sendto(rtp_packet(self.ssrc, self.seq, self.seq * 160), dst)
+            self.sock.sendto(rtcp_packet(self.ssrc, self.seq) if self.rtcp else
+                             rtp_packet(self.ssrc, self.seq, self.seq * 160), dst)
             if gap:
                 time.sleep(gap)
 
