@@ -1,19 +1,13 @@
 /*
  * proxy_media.c — the proxy's side of the media relay: SDP offers and
- * answers of forwarded messages are pointed at the relay (relay_update per
- * m= line, then sip/sdp_rewrite.c), and relay sessions end with BYE,
- * CANCEL and failed initial INVITEs.
- *
- * A CANCEL ends the sessions through the 487 it leads to (a final failure
- * with no branch left), so a 200 crossing the CANCEL keeps its media.
- *
- * Parties are named by the tags of the message carrying the SDP: the From
- * tag's party in a request, the To tag's in a response, so re-INVITEs from
- * either side update the right leg. An answer is relayed only when the
- * offer on its branch was relayed here (our marker on the copy we sent,
- * none on the request we received), so a spiral or an upstream relay
- * never relays twice. Runs in the SIP workers; the response side under the
- * transaction's stripe lock (relay calls take only relay bucket locks).
+ * answers of forwarded messages point at the relay (relay_update per m=
+ * line, then sdp_rewrite.c); BYE and failed initial INVITEs (a CANCEL via
+ * its 487) delete the sessions. The party is the From tag's in a request,
+ * the To tag's in a response, so re-INVITEs work from either side. An
+ * answer is relayed only when its branch's offer was relayed here (our
+ * marker on the copy sent, none on the request received): never twice.
+ * SIP workers; the response side runs under the transaction's stripe lock
+ * and takes only relay bucket locks.
  */
 #include "proxy_media.h"
 #include "../relay/relay.h"
