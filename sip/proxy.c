@@ -3,12 +3,13 @@
  * workers do not answer themselves.
  *
  * Order: Route processing (loose routing, strict-router compatibility),
- * ACK and CANCEL matched against transactions, the INVITE's server
- * transaction opened at once (100 Trying, §16.2), retransmissions
- * absorbed, loop detection (482), proxy authentication of local callers
- * (407), then the targets: the next Route, a location lookup for a local
- * Request-URI (404 unknown subscriber, 480 not registered; bindings of
- * the highest q first, serial groups after), or a relay to the
+ * a sips request that did not arrive over TLS refused (480), ACK and
+ * CANCEL matched against transactions, the INVITE's server transaction
+ * opened at once (100 Trying, §16.2), retransmissions absorbed, loop
+ * detection (482), proxy authentication of local callers (407), then the
+ * targets: the next Route, a location lookup for a local Request-URI (404
+ * unknown subscriber, 480 not registered; bindings of the highest q
+ * first, serial groups after; only TLS ones for sips), or a relay to the
  * Request-URI's host. Each target gets its own copy (proxy_edit.c) in
  * one client branch, its SDP pointed at the media relay when a side is
  * NATed (proxy_media.c). Runs in the SIP workers; it holds the location lock
@@ -200,6 +201,10 @@ static int next_hop_target(struct proxy_ctx *pc, const struct sip_uri *uri)
 		reply(pc, 503, "Unresolvable Destination", NULL);
 		return -1;
 	}
+	if (!proxy_dst_secure(pc->conf, proxy_is_sips(pc->msg, &pc->routes, &pc->plan), &dst)) {
+		reply(pc, 480, "SIPS Requires TLS", NULL);
+		return -1;
+	}
 	add_target(pc, SLICE_NULL, SLICE_NULL, &dst, 0, pc->plan.nat);
 	return 0;
 }
@@ -297,6 +302,7 @@ static int location_targets(struct proxy_ctx *pc, const struct sip_uri *u)
 	char key[LOC_MAX_AOR + 1];
 	unsigned n, group = 0;
 	struct tm_addr dst;
+	bool sips = proxy_is_sips(pc->msg, &pc->routes, &pc->plan);
 
 	if (sip_aor_key(u, key, sizeof(key)) < 0 || subscriber_unknown(pc->conf, u)) {
 		reply(pc, 404, NULL, NULL);
@@ -307,7 +313,7 @@ static int location_targets(struct proxy_ctx *pc, const struct sip_uri *u)
 	for (unsigned i = 0; i < n && pc->n < TM_MAX_BRANCHES; i++) {
 		if (i > 0 && b[i].q != b[i - 1].q)
 			group++;
-		if (binding_dst(pc->conf, &b[i], &dst) == 0)
+		if (binding_dst(pc->conf, &b[i], &dst) == 0 && proxy_dst_secure(pc->conf, sips, &dst))
 			add_target(pc, b[i].contact, b[i].path, &dst, (uint8_t)group,
 				   (b[i].flags & LOC_F_NAT) || pc->plan.nat);
 		if (pc->silent && pc->n)
@@ -489,6 +495,10 @@ void proxy_request(const struct pinhole_conf *conf, const struct sip_msg *msg,
 		return;
 	}
 	proxy_route_plan(conf, msg, &pc->routes, &pc->plan);
+	if ((reason = proxy_sips_refused(msg, src, &pc->routes, &pc->plan)) != NULL) {
+		reply(pc, 480, reason, NULL);
+		return;
+	}
 	pc->loop = loop_hash(pc);
 	if (msg->method_id == SIP_M_ACK) {
 		forward_ack(pc);
