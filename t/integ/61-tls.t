@@ -4,8 +4,10 @@ over TLS answered on its connection (TLS 1.2 or 1.3, counters); a TLS 1.1
 client refused; a plain TCP client on the TLS port cut off without an
 answer; a TLS handshake that never completes (a silent client, and one
 that stops in the middle of its ClientHello) cut off after
-tcp.message_timeout while another TLS client is served meanwhile; and
-sipp registering and calling over TLS. Debian's sipp is built without
+tcp.message_timeout while another TLS client is served meanwhile; sips
+(RFC 5630): refused with 480 over UDP, carried over TLS with a sips
+Record-Route, 480 for a callee reached over UDP; and sipp registering and
+calling over TLS. Debian's sipp is built without
 OpenSSL (-t l1 is refused), so sipp runs over TCP (-t t1) into a TLS
 bridge (phtls.TlsBridge) that verifies pinhole's certificate and carries
 each sipp connection over its own TLS connection."""
@@ -19,7 +21,7 @@ import time
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from phtest import Tap, free_port, header, status_of, wait_for  # noqa: E402
+from phtest import Tap, free_port, header, status_of, udp_socket, wait_for  # noqa: E402
 from phtls import StreamPeer, TlsBridge, client_context, stream_server  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -130,6 +132,84 @@ def test_stalled_handshakes(tap, srv, ctx):
         p.close()
 
 
+def sip_request(method, ruri, transport, port, user, to, callid, extra=""):
+    _n[0] += 1
+    return ("%s %s SIP/2.0\r\n"
+            "Via: SIP/2.0/%s 127.0.0.1:%d;branch=z9hG4bK-p61s-%d-%d;rport\r\n"
+            "Max-Forwards: 70\r\n"
+            "From: <sip:%s@localhost>;tag=s%d\r\n"
+            "To: <%s>\r\n"
+            "Call-ID: %s\r\n"
+            "CSeq: 1 %s\r\n"
+            "Contact: <sip:%s@127.0.0.1:%d;transport=%s>\r\n"
+            "%s"
+            "Content-Length: 0\r\n\r\n" % (method, ruri, transport, port, os.getpid(), _n[0],
+                                             user, _n[0], to, callid, method, user, port,
+                                             transport.lower(), extra)).encode()
+
+
+def first_final(peer, timeout=2.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r = peer.recv(max(deadline - time.time(), 0.01))
+        if r is None or (status_of(r) or 0) >= 200:
+            return r
+    return None
+
+
+def test_sips(tap, srv, ctx):
+    """sips: TLS on both legs (RFC 5630), sips Record-Route."""
+    u = udp_socket()
+    u.sendto(sip_request("INVITE", "sips:erin@localhost", "UDP", u.getsockname()[1], "alice",
+                         "sips:erin@localhost", "p61-sips-udp-%d" % os.getpid()),
+             ("127.0.0.1", srv.port))
+    r = None
+    deadline = time.time() + 2
+    while time.time() < deadline and (r is None or status_of(r) < 200):
+        u.settimeout(max(deadline - time.time(), 0.01))
+        try:
+            r = u.recvfrom(70000)[0]
+        except OSError:
+            break
+    tap.ok(r and r.startswith(b"SIP/2.0 480 SIPS Requires TLS"),
+           "a sips INVITE over UDP is refused: 480 SIPS Requires TLS", r and r[:60])
+    u.close()
+
+    callee = StreamPeer(srv.tls_port, ctx)
+    callee.send(sip_request("REGISTER", "sip:localhost", "TLS", callee.port, "erin",
+                            "sip:erin@localhost", "p61-reg-erin-%d" % os.getpid()))
+    tap.eq(status_of(callee.recv(2.0)), 200, "erin registers over TLS")
+    caller = StreamPeer(srv.tls_port, ctx)
+    callid = "p61-sips-%d" % os.getpid()
+    caller.send(sip_request("INVITE", "sips:erin@localhost", "TLS", caller.port, "alice",
+                            "sips:erin@localhost", callid))
+    inv = callee.recv(2.0)
+    tap.ok(inv and inv.startswith(b"INVITE sip:erin@127.0.0.1:%d;transport=tls" % callee.port),
+           "a sips INVITE over TLS reaches the TLS callee", inv and inv[:80])
+    tap.eq(inv and header(inv, "record-route"), "<sips:127.0.0.1:%d;lr>" % srv.tls_port,
+           "with a sips Record-Route")
+    if inv:
+        callee.send(b"SIP/2.0 486 Busy Here\r\n" + b"\r\n".join(
+            line for line in inv.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]
+            if line.split(b":")[0].lower() in (b"via", b"from", b"to", b"call-id", b"cseq")) +
+            b"\r\nContent-Length: 0\r\n\r\n")
+        first_final(caller)
+
+    u = udp_socket()
+    u.sendto(sip_request("REGISTER", "sip:localhost", "UDP", u.getsockname()[1], "frank",
+                         "sip:frank@localhost", "p61-reg-frank-%d" % os.getpid())
+             .replace(b";transport=udp", b""), ("127.0.0.1", srv.port))
+    u.settimeout(2)
+    tap.eq(status_of(u.recvfrom(70000)[0]), 200, "frank registers over UDP")
+    caller.send(sip_request("INVITE", "sips:frank@localhost", "TLS", caller.port, "alice",
+                            "sips:frank@localhost", callid + "-f"))
+    r = first_final(caller)
+    tap.eq(status_of(r), 480, "a sips INVITE to a binding reached over UDP: 480")
+    for p in (callee, caller):
+        p.close()
+    u.close()
+
+
 class Sipp:
     def __init__(self, srv, name, args):
         self.dir = os.path.join(srv.tmp, name)
@@ -208,6 +288,7 @@ def main():
         test_tls11_refused(tap, srv)
         test_plain_tcp_on_tls_port(tap, srv)
         test_stalled_handshakes(tap, srv, ctx)
+        test_sips(tap, srv, ctx)
         test_sipp_call(tap, srv)
         tap.ok(srv.proc.poll() is None, "pinhole still running")
     except (OSError, RuntimeError, ssl.SSLError) as e:
