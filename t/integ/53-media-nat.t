@@ -13,7 +13,8 @@ follows the new port and the relay re-latches; bob puts alice on hold (a=sendonl
 resumes; with the relay's only session taken a second call gets a 503;
 BYE removes the session, and so do a 486 and a CANCEL (the next call
 gets the freed ports each time); a late offer (SDP in the 200 and the
-ACK) is relayed and bob's BYE ends it; and with relay.mode = "never" (a
+ACK) is relayed and bob's BYE ends it; bob calling alice is relayed too
+(the callee's binding is NATed); and with relay.mode = "never" (a
 reload) the SDP crosses untouched. Needs root (skipped otherwise)."""
 import os
 import re
@@ -215,20 +216,20 @@ class Dialog:
         return "\r\n".join(lines) + "\r\n\r\n" + body
 
 
-def invite(alice, bob, call_id, offer, timeout=3.0):
-    """alice calls bob: (alice's dialog, bob's dialog, INVITE bob got, its source)."""
-    a = Dialog(alice, call_id, "a-" + call_id, "sip:bob@" + DOMAIN, "sip:alice@" + DOMAIN)
-    a.target = "sip:bob@" + DOMAIN
-    a.inv_branch = alice.branch()
-    a.offer = offer
-    alice.send(a.request_text("INVITE", offer, branch=a.inv_branch))
-    inv, src = bob.request("INVITE", timeout)
+def invite(caller, callee, call_id, offer, timeout=3.0):
+    """caller calls callee through pinhole: (caller's dialog, callee's
+    dialog, the INVITE the callee got, its source)."""
+    aor = lambda p: "sip:%s@%s" % (p.user, DOMAIN)  # noqa: E731
+    a = Dialog(caller, call_id, caller.user[0] + "-" + call_id, aor(callee), aor(caller))
+    a.target = aor(callee)
+    a.inv_branch = caller.branch()
+    caller.send(a.request_text("INVITE", offer, branch=a.inv_branch))
+    inv, src = callee.request("INVITE", timeout, call_id=call_id)
     if not inv:
         return a, None, None, None
-    b = Dialog(bob, call_id, "b-" + call_id, "sip:alice@" + DOMAIN, "sip:bob@" + DOMAIN)
+    b = Dialog(callee, call_id, callee.user[0] + "-" + call_id, aor(caller), aor(callee))
     b.remote_tag, b.routes = inv.tag("From"), inv.all("Record-Route")
     b.target = re.search(r"<([^>]+)>", inv.get("Contact")).group(1)
-    b.pending_invite = (inv, src)
     return a, b, inv, src
 
 
@@ -493,6 +494,35 @@ def test_late_offer(tap, alice, bob, arts):
            "after bob's BYE the relay forwards nothing", (a_got, b_got))
 
 
+def test_callee_nated(tap, srv, alice, bob, arts):
+    """bob on the public side calls alice behind the NAT: the relay is used
+    because the callee's binding is NATed; media both ways; alice hangs up."""
+    a_rtp, _, b_rtp = arts[:3]
+    b, a, inv, src = invite(bob, alice, "media-rev", sdp(phnat.WAN_IP, BOB_RTP))
+    if not tap.ok(inv is not None, "bob calls alice: the INVITE crosses the NAT"):
+        return
+    offer = sdp_media(inv.body)
+    tap.ok(offer["c"] == [phnat.WAN_IP] and in_range(offer["port"]) and str(BOB_RTP) not in inv.body,
+           "callee NATed: the offer alice gets points at the relay", inv.body)
+    answer(alice, a, inv, src, sdp(phnat.LAN_IP, ALICE_RTP))
+    ok = take_200(bob, b)
+    ans = sdp_media(ok.body if ok else "")
+    tap.ok(ok is not None and ans["c"] == [phnat.WAN_IP] and in_range(ans["port"]) and
+           phnat.LAN_IP not in ok.body, "alice's answer reaches bob pointing at the relay",
+           ok.body if ok else None)
+    if ok is None:
+        return
+    ack(bob, b)
+    alice.request("ACK", call_id=b.call_id)
+    check_media(tap, a_rtp, ans["port"], b_rtp, offer["port"], "callee NATed")
+    a.cseq += 1
+    alice.send(a.request_text("BYE"))
+    bye, bsrc = bob.request("BYE", call_id=a.call_id)
+    if bye:
+        bob.send(bob.reply_text(bye, 200, "OK"), bsrc)
+    tap.ok(bye is not None and not legs(srv, a.call_id), "alice's BYE ends it, session gone")
+
+
 def test_never(tap, srv, alice, bob):
     srv.write_mode("never")
     rc = srv.ctl("reload")[0]
@@ -538,6 +568,7 @@ def main():
         test_call(tap, bed, srv, alice, bob, arts)
         test_failures_free(tap, alice, bob)
         test_late_offer(tap, alice, bob, arts)
+        test_callee_nated(tap, srv, alice, bob, arts)
         test_never(tap, srv, alice, bob)
     finally:
         for s in socks:
