@@ -1,21 +1,22 @@
 #!/usr/bin/env python3
-"""Media through pinhole's relay across a real NAT (t/integ/phnat.py):
-alice on the private LAN (10.0.2.15) and bob on the public side register
-and alice calls bob through pinhole, both as raw-socket phones in this
-process (t/integ/phrtp.py opens their sockets inside the namespaces).
-Checked: the SDP each side receives points at the relay (c=, o=, m=
-port, a=rtcp, the a=nortpproxy:yes marker) while the private address
-never crosses; RTP from each side reaches the other through the relay,
-in both directions (RTCP too), which for alice is only possible through the NAT's
-public address the relay latched, as `pinholectl relay list` shows; a
-re-INVITE moving alice's media to a new port keeps the relay ports, media
-follows the new port and the relay re-latches; bob puts alice on hold (a=sendonly / a=recvonly: only bob's packets are forwarded) and
-resumes; with the relay's only session taken a second call gets a 503;
-BYE removes the session, and so do a 486 and a CANCEL (the next call
-gets the freed ports each time); a late offer (SDP in the 200 and the
-ACK) is relayed and bob's BYE ends it; bob calling alice is relayed too
-(the callee's binding is NATed); and with relay.mode = "never" (a
-reload) the SDP crosses untouched. Needs root (skipped otherwise)."""
+"""Media through pinhole's relay across a real NAT (t/integ/phnat.py): alice
+on the private LAN (10.0.2.15) and bob on the public side register and
+alice calls bob through pinhole, both as raw-socket phones in this process
+(t/integ/phrtp.py opens their sockets inside the namespaces). Checked: the
+SDP each side receives points at the relay (c=, o=, m= port, a=rtcp, the
+a=nortpproxy:yes marker) while the private address never crosses; RTP from
+each side reaches the other through the relay, in both directions (RTCP
+too), which for alice is only possible through the NAT's public address the
+relay latched, as `pinholectl relay list` shows; a re-INVITE moving alice's
+media to a new port keeps the relay ports, media follows the new port and
+the relay re-latches; bob puts alice on hold (a=sendonly / a=recvonly: only
+bob's packets are forwarded) and resumes; with the relay's only session
+taken a second call gets a 503; BYE removes the session, and so do a 486
+and a CANCEL (the next call gets the freed ports each time); a late offer
+(SDP in the 200 and the ACK) is relayed and bob's BYE ends it; bob calling
+alice is relayed too (the callee's binding is NATed); and with relay.mode =
+"never" (a reload) the SDP crosses untouched. Needs root (skipped
+otherwise)."""
 import os
 import re
 import shutil
