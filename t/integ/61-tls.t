@@ -6,8 +6,10 @@ answer; a TLS handshake that never completes (a silent client, and one
 that stops in the middle of its ClientHello) cut off after
 tcp.message_timeout while another TLS client is served meanwhile; sips
 (RFC 5630): refused with 480 over UDP, carried over TLS with a sips
-Record-Route, 480 for a callee reached over UDP; and sipp registering and
-calling over TLS. Debian's sipp is built without
+Record-Route, 480 for a callee reached over UDP; connections pinhole
+opens for transport=tls, to a server whose certificate chains to
+tls.ca_list and to one whose certificate does not; and sipp registering
+and calling over TLS. Debian's sipp is built without
 OpenSSL (-t l1 is refused), so sipp runs over TCP (-t t1) into a TLS
 bridge (phtls.TlsBridge) that verifies pinhole's certificate and carries
 each sipp connection over its own TLS connection."""
@@ -210,6 +212,89 @@ def test_sips(tap, srv, ctx):
     u.close()
 
 
+class TlsServer:
+    """A TLS UA listening on 127.0.0.1 with cert/key: the first message it
+    receives on the first connection that completes a handshake."""
+
+    def __init__(self, cert, key):
+        import threading
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(4)
+        self.port = self.lsock.getsockname()[1]
+        self.msg = None
+        self.handshake_errors = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        self.lsock.settimeout(4)
+        deadline = time.time() + 4
+        while time.time() < deadline and self.msg is None:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            try:
+                t = self.ctx.wrap_socket(c, server_side=True)
+            except (ssl.SSLError, OSError):
+                self.handshake_errors += 1
+                c.close()
+                continue
+            t.settimeout(2)
+            try:
+                self.msg = t.recv(65536)
+            except OSError:
+                pass
+            t.close()
+
+    def wait(self):
+        self.thread.join(5)
+        self.lsock.close()
+        return self.msg
+
+
+def test_outgoing(tap, srv):
+    """pinhole opens TLS itself for transport=tls, verifying the server."""
+    from phtls import make_cert
+    good = TlsServer(srv.cert, srv.key)
+    u = udp_socket()
+    ruri = "sip:svc@127.0.0.1:%d;transport=tls" % good.port
+    u.sendto(sip_request("INVITE", ruri, "UDP", u.getsockname()[1], "alice", ruri,
+                         "p61-out-%d" % os.getpid()), ("127.0.0.1", srv.port))
+    got = good.wait()
+    tap.ok(got and got.startswith(b"INVITE " + ruri.encode()),
+           "transport=tls: pinhole connects over TLS, the server gets the INVITE",
+           got and got[:80])
+    tap.ok(got and header(got, "via").startswith("SIP/2.0/TLS 127.0.0.1:%d;" % srv.tls_port),
+           "its Via names the TLS socket", got and header(got, "via"))
+    tap.eq(got and headers_rr(got), ["<sip:127.0.0.1:%d;transport=tls;r2=on;lr>" % srv.tls_port,
+                                     "<sip:127.0.0.1:%d;r2=on;lr>" % srv.port],
+           "UDP->TLS: two Record-Routes, the TLS one first")
+
+    vf = stat(srv, "tls.verify_failures")
+    rogue_cert, rogue_key = make_cert(srv.tmp, "rogue")
+    rogue = TlsServer(rogue_cert, rogue_key)
+    ruri = "sip:svc@127.0.0.1:%d;transport=tls" % rogue.port
+    u.sendto(sip_request("INVITE", ruri, "UDP", u.getsockname()[1], "alice", ruri,
+                         "p61-rogue-%d" % os.getpid()), ("127.0.0.1", srv.port))
+    tap.ok(rogue.wait() is None and rogue.handshake_errors >= 1,
+           "a server whose certificate is not in tls.ca_list never gets the request")
+    tap.ok(wait_for(lambda: stat(srv, "tls.verify_failures") > vf, 3),
+           "tls.verify_failures counted")
+    u.close()
+
+
+def headers_rr(msg):
+    from phtest import headers
+    out = []
+    for v in headers(msg, "record-route"):
+        out += [x.strip() for x in v.split(",")]
+    return out
+
+
 class Sipp:
     def __init__(self, srv, name, args):
         self.dir = os.path.join(srv.tmp, name)
@@ -289,6 +374,7 @@ def main():
         test_plain_tcp_on_tls_port(tap, srv)
         test_stalled_handshakes(tap, srv, ctx)
         test_sips(tap, srv, ctx)
+        test_outgoing(tap, srv)
         test_sipp_call(tap, srv)
         tap.ok(srv.proc.poll() is None, "pinhole still running")
     except (OSError, RuntimeError, ssl.SSLError) as e:
