@@ -54,12 +54,23 @@ struct relay_req {
  * r->tag's party. A signalling update of a latched leg opens
  * the bounded re-latch window. Errors: -ENOENT (no session and no
  * RELAY_F_CREATE), -ENOSPC (no free ports: the caller answers 503 / E-code),
- * -ENOMEM (shm), -EINVAL (bad request). */
+ * -ENOMEM (shm), -EINVAL (bad request), -ENODEV (no relay: workers.relay
+ * was 0 at start).
+ * The session is the call's (call_id, media) one with a leg tagged r->tag
+ * (the other leg's tag equal to other_tag, or not known yet); else, for an
+ * answer, the one whose other leg carries other_tag: r's leg takes r->tag
+ * (the last answer of a forked call wins). A new session's leg 0 is
+ * r->tag's. An address that is unusable (family 0, port 0, 0.0.0.0 or ::,
+ * i.e. hold) keeps the leg's previous one; flags replace the leg's.
+ * RELAY_F_NO_RECV / NO_SEND act on RTP only: RTCP keeps flowing on hold
+ * (RFC 3264 §5.1). */
 int relay_update(const struct relay_req *r, struct relay_addr *local);
 
 /* Deletes the sessions of call_id (all its media) whose legs carry tag (and
- * other_tag when not empty); an empty tag deletes every session of the
- * call. Returns the number deleted, or -ENOENT when none matched. */
+ * other_tag when not empty, or whose other leg has no tag yet: a final
+ * failure before any answer); tags in either order; an empty tag deletes
+ * every session of the call. Returns the number deleted, or -ENOENT when
+ * none matched (-EINVAL for a bad Call-ID, -ENODEV without a relay). */
 int relay_delete(slice call_id, slice tag, slice other_tag);
 
 #define RELAY_MAX_CALL_ID 255  /* longer Call-IDs: -EINVAL */
