@@ -18,7 +18,8 @@
 struct relay_match {
 	uint32_t q;
 	unsigned leg;          /* the leg of the request's tag */
-	bool retag;            /* that leg takes the request's tag */
+	uint8_t retag;         /* 1: that leg takes the request's tag;
+	                          2: the other leg takes other_tag */
 };
 
 static uint32_t call_hash(slice call_id)
@@ -54,27 +55,35 @@ static bool other_fits(const struct relay_slot *s, unsigned leg, slice other_tag
 	return other_tag.len == 0 || s->tag_len[leg] == 0 || tag_is(s, leg, other_tag);
 }
 
-/* First a leg carrying r->tag; else (an answer) the session whose other
- * leg carries r->other_tag: r's leg gets r->tag, the last answer of a
- * forked call replacing an earlier one. */
+/* Pass 0: a leg carrying r->tag, the other one fitting other_tag. Pass 1
+ * (an answer): the other leg carries other_tag; r's leg gets r->tag, the
+ * last answer of a forked call replacing an earlier one. Pass 2: a leg
+ * carrying r->tag whose other leg is a branch that lost (an in-dialog
+ * offer names the party that won): that leg takes other_tag. */
+static bool pass_hit(const struct relay_slot *s, const struct relay_req *r, int pass,
+		     unsigned leg)
+{
+	if (pass == 0)
+		return tag_is(s, leg, r->tag) && other_fits(s, 1 - leg, r->other_tag);
+	if (pass == 1)
+		return r->other_tag.len && tag_is(s, 1 - leg, r->other_tag);
+	return r->other_tag.len && tag_is(s, leg, r->tag);
+}
+
 static int find_locked(const struct relay_table *t, const struct relay_req *r,
 		       uint32_t hash, struct relay_match *m)
 {
 	struct relay_slot *slots = relay_slots(t);
 
-	for (int pass = 0; pass < 2; pass++) {
+	for (int pass = 0; pass < 3; pass++) {
 		for (uint32_t i = *bucket_of(t, hash); i; i = slots[i - 1].hnext) {
 			struct relay_slot *s = &slots[i - 1];
 
 			if (!same_call(s, r->call_id) || s->media != r->media)
 				continue;
 			for (unsigned leg = 0; leg < 2; leg++) {
-				bool hit = pass == 0 ?
-					tag_is(s, leg, r->tag) && other_fits(s, 1 - leg, r->other_tag) :
-					r->other_tag.len && tag_is(s, 1 - leg, r->other_tag);
-
-				if (hit) {
-					*m = (struct relay_match){ i - 1, leg, pass == 1 };
+				if (pass_hit(s, r, pass, leg)) {
+					*m = (struct relay_match){ i - 1, leg, (uint8_t)pass };
 					return 0;
 				}
 			}
@@ -128,7 +137,7 @@ static int create_locked(struct relay_table *t, const struct relay_req *r,
 	__atomic_store_n(bucket, q + 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&t->sessions, 1, __ATOMIC_RELAXED);
 	stat_add(STAT_RELAY_SESSIONS_CREATED, 1);
-	*m = (struct relay_match){ q, 0, false };
+	*m = (struct relay_match){ q, 0, 0 };
 	return 0;
 }
 
@@ -180,8 +189,10 @@ int relay_update(const struct relay_req *r, struct relay_addr *local)
 	if (err)
 		goto out;
 	s = &relay_slots(t)[m.q];
-	if (m.retag)
+	if (m.retag == 1)
 		set_tag(s, m.leg, r->tag);
+	else if (m.retag == 2)
+		set_tag(s, 1 - m.leg, r->other_tag);
 	w = relay_route_write_begin(s);
 	relay_leg_signal(&s->route.leg[m.leg], &r->addr, r->flags, now);
 	relay_route_write_end(s, w);

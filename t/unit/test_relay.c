@@ -110,6 +110,14 @@ static void test_forked_answer(void)
 	       "the replaced tag no longer matches");
 	IS_INT(relay_delete(SLICE_LIT("c3"), SLICE_LIT("toB"), SLICE_LIT("f")), 1,
 	       "the last answer's tag does (tags in either order)");
+	offer("c3b", "f", 5000, &l1);
+	answer("c3b", "toA", "f", 6000, &l0a);
+	struct relay_req re = req("c3b", "f", "toB", 0, v4("192.0.2.1", 5000), RELAY_F_CREATE);
+	IS_INT(relay_update(&re, &lf), 0, "a re-offer naming another branch's tag");
+	IS_INT(lf.port, l1.port, "updates the same session (no second one)");
+	IS_INT(relay_session_count(), 1, "one session");
+	IS_INT(relay_delete(SLICE_LIT("c3b"), SLICE_LIT("f"), SLICE_LIT("toB")), 1,
+	       "which now carries that tag");
 }
 
 static void test_media_and_deletes(void)
