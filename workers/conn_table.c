@@ -155,6 +155,8 @@ bool conn_owner_alive(int32_t pid, uint16_t slot)
 {
 	const struct proc_entry *pe;
 
+	if (stream_self && pid == stream_self->pid)
+		return true;
 	if (slot >= SHM_MAX_PROCS)
 		return false;
 	pe = &shm->procs[slot];

@@ -83,6 +83,7 @@ static int worker_init(struct stream_worker *w, const struct worker_args *wa)
 	if (slot < 0 || w->listen_fd < 0)
 		return -EINVAL;
 	w->slot = (unsigned)slot;
+	w->pid = (int32_t)getpid();
 	if (conf->listen[wa->listen_index].proto == CONF_PROTO_TLS &&
 	    (rc = stream_tls_init(conf)) < 0)
 		return rc;

@@ -15,6 +15,7 @@
 #include "stream_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/un.h>
@@ -55,21 +56,30 @@ int chan_bind(unsigned slot)
 	return fd;
 }
 
+static int sender = -1;
+
+static void sender_forget(void)
+{
+	sender = -1;
+}
+
+/* This process's sending socket; a fork handler makes a child open its own. */
 static int sender_fd(void)
 {
-	static int fd = -1;
-	static pid_t owner;
-	int size = CHAN_BUF;
+	static bool handler_set;
+	int size = CHAN_BUF, fd;
 
-	if (fd >= 0 && owner == getpid())
-		return fd;
+	if (sender >= 0)
+		return sender;
+	if (!handler_set && pthread_atfork(NULL, NULL, sender_forget) == 0)
+		handler_set = true;
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		LOG_ERR("socket AF_UNIX: %s", strerror(errno));
 		return -errno;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	owner = getpid();
+	sender = fd;
 	return fd;
 }
 

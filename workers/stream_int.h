@@ -195,6 +195,7 @@ struct stream_conn {
 struct stream_worker {
 	const struct worker_args *wa;
 	unsigned slot;
+	int32_t pid;
 	int epfd, listen_fd, chan_fd;
 	struct stream_conn **by_index;  /* table index -> connection */
 	struct stream_conn **list;      /* this worker's connections */

@@ -80,7 +80,7 @@ int stream_send(uint8_t socket, const struct sockaddr *dst, uint32_t conn_id,
 	else if (rc < 0) {
 		conn_addr_from_sockaddr(dst, &hdr.dst);
 		rc = open_and_send(socket, &hdr.dst, buf, len);
-	} else if (stream_self && ci.owner_pid == getpid()) {
+	} else if (stream_self && ci.owner_pid == stream_self->pid) {
 		rc = write_local(ci.id, buf, len);
 	} else {
 		hdr.conn_id = ci.id;
