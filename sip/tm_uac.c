@@ -54,7 +54,7 @@ static bool start_group_locked(const struct pinhole_conf *conf, struct tm_slot *
 			continue;
 		b[i].state = TM_BR_CALLING;
 		b[i].retrans_ms = t1;
-		b[i].retrans_at = now + t1;
+		b[i].retrans_at = tm_addr_reliable(&b[i].dst) ? 0 : now + t1;  /* §17.1.1.2 */
 		b[i].timeout_at = now + (int64_t)conf->tm.fr * 1000;
 		STAT_INC(CORE_FWD_REQUESTS);
 		tm_send(&b[i].dst, shm_ptr(b[i].req), b[i].req_len);
@@ -128,7 +128,7 @@ static void send_cancel_locked(const struct pinhole_conf *conf, struct tm_branch
 	b->cancel_len = b->cancel ? (uint32_t)len : 0;
 	b->flags |= TM_BF_CANCEL_SENT;
 	b->flags &= (uint8_t)~TM_BF_CANCEL_WANTED;
-	if (b->cancel) {
+	if (b->cancel && !tm_addr_reliable(&b->dst)) {
 		b->cancel_ms = t1;
 		b->cancel_at = now + t1;
 	}
