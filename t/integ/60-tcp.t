@@ -119,6 +119,8 @@ def test_nated_callee(tap, srv):
     tap.ok(inv is not None, "a UDP caller's INVITE reaches alice over her own connection")
     tap.ok(inv and top_via(inv).startswith("SIP/2.0/TCP"), "with pinhole's Via for TCP",
            inv and top_via(inv))
+    again = alice.read_msg(1.7, want="INVITE")
+    tap.ok(again is None, "not retransmitted over TCP (no Timer A, RFC 3261 17.1.1.2)")
     if inv:
         alice.send(answer(inv, 200))
     tap.eq(status(udp_final(caller)), 200, "alice's 200 reaches the UDP caller")
