@@ -179,11 +179,13 @@ int stream_worker_run(const struct worker_args *wa)
 		return 1;
 	LOG_INFO("serving %s:%s:%u", conf_proto_name(l->proto), l->address, l->port);
 	while (!*wa->stop) {
-		int n = epoll_wait(w.epfd, ev, MAX_EVENTS, 250);
+		int n = epoll_wait(w.epfd, ev, MAX_EVENTS, w.again ? 0 : 250);
 		int64_t now;
 
 		for (int i = 0; i < n; i++)
 			dispatch(&w, &ev[i]);
+		if (w.again)
+			stream_conn_read_again(&w);
 		now = stream_now_ms();
 		if (now >= next_sweep) {
 			log_set_level(shm->log_level);

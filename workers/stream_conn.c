@@ -24,6 +24,7 @@
 #define READ_CHUNK (SIP_MAX_MSG + 1)
 #define MAX_OUT (4u << 20)         /* unwritten bytes before a reader counts as stuck */
 #define EV_BASE 2                  /* epoll data: 0 listen, 1 channel, index + 2 */
+#define READ_BURST 16
 
 static char scratch[READ_CHUNK];
 
@@ -364,11 +365,20 @@ static int take_input(struct stream_worker *w, struct stream_conn *c, size_t n)
 	return keep_rest(c, buf + used, n - used, had == 0 || used > 0);
 }
 
+/* Until -EAGAIN, since TLS may hold decrypted bytes the socket no longer
+ * signals; after READ_BURST reads the connection is marked to be read
+ * again after the other events, so one busy peer cannot starve the rest. */
 static void read_input(struct stream_worker *w, struct stream_conn *c)
 {
-	for (unsigned i = 0; i < 16 && !c->closing; i++) {
-		ssize_t n = c->ops->read(c, scratch, sizeof(scratch));
+	c->again = false;
+	for (unsigned i = 0; !c->closing; i++) {
+		ssize_t n;
 
+		if (i == READ_BURST) {
+			c->again = w->again = true;
+			return;
+		}
+		n = c->ops->read(c, scratch, sizeof(scratch));
 		if (n == -EAGAIN)
 			return;
 		if (n <= 0 || take_input(w, c, (size_t)n) < 0) {
@@ -519,5 +529,16 @@ void stream_conn_hand_over(struct stream_worker *w)
 		slot = stream_pick_worker(c->socket, &h.dst);
 		if (slot >= 0 && send_adopt((unsigned)slot, &h, c) == 0)
 			detach(w, c);
+	}
+}
+
+void stream_conn_read_again(struct stream_worker *w)
+{
+	w->again = false;
+	for (unsigned i = w->nlist; i-- > 0;) {
+		struct stream_conn *c = w->list[i];
+
+		if (c->again)
+			stream_conn_event(w, c, EPOLLIN);
 	}
 }

@@ -177,6 +177,7 @@ struct stream_conn {
 	bool handshaking;
 	bool closing;              /* close once the output is written */
 	bool want_out;             /* EPOLLOUT registered */
+	bool again;                /* input left after a burst of reads */
 	void *ssl;                 /* TLS state (tls_int.h), NULL for TCP */
 	const struct stream_ops *ops;
 	char *in;                  /* partial input, NULL when none */
@@ -200,6 +201,7 @@ struct stream_worker {
 	struct stream_conn **by_index;  /* table index -> connection */
 	struct stream_conn **list;      /* this worker's connections */
 	unsigned nlist, cap;
+	bool again;                     /* some connection has input left */
 };
 
 /* The worker running in this process, NULL elsewhere. */
@@ -222,6 +224,8 @@ int stream_conn_write(struct stream_worker *w, struct stream_conn *c, const char
 		      size_t len);
 void stream_conn_close(struct stream_worker *w, struct stream_conn *c);
 void stream_conn_timeouts(struct stream_worker *w, int64_t now_ms);
+/* Reads the connections a burst left with input (w->again). */
+void stream_conn_read_again(struct stream_worker *w);
 void stream_chan_event(struct stream_worker *w);
 /* A running stream worker of the current generation serving listen entry
  * socket, picked by a hash of dst: its slot, or -ENOENT. */

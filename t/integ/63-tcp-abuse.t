@@ -2,7 +2,9 @@
 """Slow and abusive TCP clients, each cut off without affecting the others:
 a client trickling one byte per second is closed at tcp.message_timeout
 while another is answered at once; a header block over tcp.max_header and
-a Content-Length over tcp.max_message close the connection; a silent
+a Content-Length over tcp.max_message close the connection; a client
+flooding pipelined requests gets every answer while another client of the
+same worker is served between its reads; a silent
 connection is closed at tcp.idle_timeout; connections past
 tcp.max_connections are refused (tcp.rejected). Then 10,000 idle
 connections (RLIMIT_NOFILE raised for the test and the server): all are
@@ -76,6 +78,23 @@ def test_limits(tap, srv):
     tap.ok(srv.stats("tcp").get("tcp.bad_frames", 0) >= before + 2, "counted in tcp.bad_frames")
     ok, took = answered(srv)
     tap.ok(ok, "others are still answered")
+
+
+def test_flood(tap, srv):
+    flood = Stream(srv.port)
+    n = 4000
+    data = b"".join(options(srv, flood) for _ in range(n))
+    th = threading.Thread(target=flood.send, args=(data,), daemon=True)
+    th.start()
+    time.sleep(0.05)
+    ok, took = answered(srv)
+    tap.ok(ok and took < 0.5, "while a client floods %d pipelined requests (%d KB), another on "
+           "the same worker is answered (%.3f s)" % (n, len(data) // 1024, took))
+    got = 0
+    while got < n and status(flood.read_msg(5)) == 200:
+        got += 1
+    tap.eq(got, n, "the flooding client gets every answer, in its connection's order")
+    flood.close()
 
 
 def test_idle(tap, srv):
@@ -153,12 +172,14 @@ def test_idle_10k(tap):
 def main():
     tap = Tap()
     srv = Server(tap, text="")
-    srv.write_conf(text=tcp_conf(srv.port, srv.tmp, tcp="message_timeout = 3; idle_timeout = 4; "
-                                 "max_header = 2048; max_message = 4096; max_connections = 20;"))
+    srv.write_conf(text=tcp_conf(srv.port, srv.tmp, tcp_workers=1,
+                                 tcp="message_timeout = 3; idle_timeout = 4; max_header = 2048; "
+                                 "max_message = 4096; max_connections = 20;"))
     try:
         srv.start()
         test_slow(tap, srv)
         test_limits(tap, srv)
+        test_flood(tap, srv)
         test_idle(tap, srv)
         test_max_connections(tap, srv)
     finally:
