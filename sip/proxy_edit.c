@@ -163,14 +163,18 @@ static size_t sockaddr_hostport(const struct sockaddr *sa, char *out, size_t cap
 	return hostport_text(ip, sa->sa_family == AF_INET6, port, out, cap);
 }
 
-/* fix_nated_contact: the first Contact's host:port becomes the source. */
+/* fix_nated_contact: the first Contact's host:port becomes the source.
+ * A UA reached over TCP or TLS ("tcp"/"tls" in transport) gets
+ * ;transport= too when its URI has none (and is in angle brackets), so
+ * requests in the dialog come back over a stream, to its connection. */
 static void fix_contact(struct sip_builder *b, const struct sip_msg *m,
-			const struct sockaddr *src, char *buf, size_t cap)
+			const struct sockaddr *src, const char *transport, char *buf, size_t cap)
 {
 	const struct sip_hdr *h = sip_msg_hdr(m, SIP_H_CONTACT);
 	struct sip_nameaddr c[1];
 	const char *reason;
 	unsigned n = 0;
+	struct sbuf t;
 	size_t len;
 
 	if (!h || (h->value.len == 1 && h->value.p[0] == '*'))
@@ -179,8 +183,28 @@ static void fix_contact(struct sip_builder *b, const struct sip_msg *m,
 	if (n == 0 || c[0].uri.host.len == 0)
 		return;
 	len = sockaddr_hostport(src, buf, cap);
-	if (len)
-		sip_build_replace(b, hostport_range(&c[0].uri), slice_make(buf, len));
+	if (!len)
+		return;
+	if (transport && c[0].uri.transport.len == 0 && c[0].uri.raw.p > h->value.p &&
+	    c[0].uri.raw.p[-1] == '<') {
+		sbuf_init(&t, buf + len, cap - len);
+		sbuf_adds(&t, ";transport=");
+		sbuf_adds(&t, transport);
+		if (t.full || len + t.len >= cap)
+			return;
+		len += t.len;
+	}
+	sip_build_replace(b, hostport_range(&c[0].uri), slice_make(buf, len));
+}
+
+/* "tcp"/"tls" for a Via transport token of a stream, NULL for UDP. */
+static const char *stream_name(slice via_transport)
+{
+	if (slice_caseeq_cstr(via_transport, "TCP"))
+		return "tcp";
+	if (slice_caseeq_cstr(via_transport, "TLS"))
+		return "tls";
+	return NULL;
 }
 
 /* ---- responses ------------------------------------------------------------ */
@@ -190,7 +214,7 @@ int proxy_edit_response(const struct sip_msg *resp, const struct sockaddr *src, 
 {
 	static struct sip_builder b;
 	const struct sip_hdr *h = sip_msg_hdr(resp, SIP_H_VIA);
-	char contact[64];
+	char contact[96];
 
 	if (!h || resp->nvia == 0)
 		return -EINVAL;
@@ -200,8 +224,9 @@ int proxy_edit_response(const struct sip_msg *resp, const struct sockaddr *src, 
 		sip_build_delete(&b, slice_between(resp->via[0].raw.p, resp->via[1].raw.p));
 	else
 		sip_build_remove_header(&b, h);
-	if (nat)
-		fix_contact(&b, resp, src, contact, sizeof(contact));
+	if (nat)   /* our Via, on top, names the callee's transport */
+		fix_contact(&b, resp, src, stream_name(resp->via[0].transport), contact,
+			    sizeof(contact));
 	return sip_build_finish(&b, out, cap, len);
 }
 
@@ -222,7 +247,7 @@ struct req_texts {
 	char top_via[1024];
 	char mf[8];
 	char rr[2 * 192];
-	char contact[64];
+	char contact[96];
 	char route_add[SIP_MAX_MSG / 8];
 	char route_end[1100];
 };
@@ -413,7 +438,9 @@ int proxy_build_request(const struct proxy_fwd *f, const struct proxy_branch *pb
 	if (f->record_route)
 		edit_record_route(&b, f, pb, &tx);
 	if (f->fix_contact)
-		fix_contact(&b, m, f->src->addr, tx.contact, sizeof(tx.contact));
+		fix_contact(&b, m, f->src->addr,
+			    stream_name(slice_cstr(via_transport[f->src->proto])), tx.contact,
+			    sizeof(tx.contact));
 	if (f->drop_credentials)
 		drop_credentials(&b, f);
 	return sip_build_finish(&b, out, cap, len);

@@ -6,7 +6,9 @@ Record-Route values, r2=on on both, the outgoing side first and the
 TCP one carrying transport=tcp; our Via names the transport it leaves by;
 ACK and BYE from the caller, and a BYE from the callee, follow the Route
 set built from them, reach the other side over its own transport with
-both of our values consumed; a UDP to UDP call keeps one Record-Route."""
+both of our values consumed; a NATed caller on TCP gets its Contact fixed
+with transport=tcp and the callee's BYE back over its connection; a UDP
+to UDP call keeps one Record-Route."""
 import os
 import re
 import socket
@@ -210,6 +212,49 @@ def callee_bye(tap, srv, caller, callee, callee_user, what):
         tap.eq(status_of(recv_final(callee)), 200, "%s: its 200 back to the callee" % what)
 
 
+def nated_tcp_caller(tap, srv):
+    """A caller behind NAT on TCP (private Via and Contact without a
+    transport): the callee sees its Contact fixed to the connection's
+    address with transport=tcp, and the callee's BYE reaches it over that
+    connection."""
+    caller, callee = StreamPeer(srv.port), UdpPeer(srv.port)
+    if not register(tap, srv, callee, "nat-bob"):
+        return
+    callid = "p62-nat-%d" % os.getpid()
+    ruri = "sip:nat-bob@localhost"
+    inv = ("INVITE %s SIP/2.0\r\n"
+           "Via: SIP/2.0/TCP 10.0.0.5:5062;branch=z9hG4bK-p62n-%d\r\n"
+           "Max-Forwards: 70\r\n"
+           "From: <sip:alice@localhost>;tag=f-nat\r\n"
+           "To: <%s>\r\n"
+           "Call-ID: %s\r\n"
+           "CSeq: 1 INVITE\r\n"
+           "Contact: <sip:alice@10.0.0.5:5062>\r\n"
+           "Content-Length: 0\r\n\r\n" % (ruri, os.getpid(), ruri, callid)).encode()
+    caller.send(inv)
+    got = callee.recv(2.0)
+    fixed = "<sip:alice@127.0.0.1:%d;transport=tcp>" % caller.port
+    tap.eq(got and header(got, "contact"), fixed,
+           "NATed TCP caller: Contact fixed to its connection, with transport=tcp")
+    tap.ok(got and all("nat=yes" in v for v in rr_values(got)), "nat=yes on both Record-Routes")
+    if not got:
+        return
+    callee.send(response_to(got, 200, "OK", "t-nat", contact_of(callee, "nat-bob")))
+    ok = recv_final(caller)
+    tap.eq(status_of(ok), 200, "NATed TCP caller: 200")
+    bye = request(callee, "BYE", "sip:alice@127.0.0.1:%d;transport=tcp" % caller.port, "nat-bob",
+                  "sip:alice@localhost", callid, 1, to_tag="f-nat", routes=rr_values(got),
+                  from_tag="t-nat")
+    callee.send(bye)
+    b = caller.recv(2.0)
+    while b and b.startswith(b"SIP/2.0 "):
+        b = caller.recv(2.0)
+    tap.ok(b and b.startswith(b"BYE sip:alice@127.0.0.1:%d;transport=tcp" % caller.port),
+           "the callee's BYE reaches the NATed caller over its TCP connection", first_line(b))
+    caller.close()
+    callee.close()
+
+
 def udp_to_udp(tap, srv):
     caller, callee = UdpPeer(srv.port), UdpPeer(srv.port)
     if register(tap, srv, callee, "carol"):
@@ -243,6 +288,7 @@ def main():
             call(tap, srv, caller, callee, "dave")
         caller.close()
         callee.close()
+        nated_tcp_caller(tap, srv)
         udp_to_udp(tap, srv)
         tap.ok(srv.proc.poll() is None, "pinhole still running")
     except (OSError, socket.error) as e:

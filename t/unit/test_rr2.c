@@ -2,7 +2,7 @@
  * test_rr2.c — transport switching in the proxy: the Via transport and
  * the Record-Route text of a forwarded request for UDP→TCP, TCP→UDP,
  * UDP→UDP (one value), TLS and sips, with nat=yes and below another
- * proxy's values; an in-dialog request consuming both of our values and
+ * proxy's values; a NATed UA's Contact on TCP/TLS given its transport; an in-dialog request consuming both of our values and
  * leaving by the transport of its next hop; the transport a URI asks for;
  * the sips rules; and the texts rebuilt in buffers that held other bytes.
  */
@@ -203,6 +203,64 @@ static void test_above_existing_record_route(void)
 	   "no Record-Route, but the Via still names the outgoing transport");
 }
 
+/* ---- NATed UAs on streams: Contact fixed with its transport ------------ */
+
+static int forward_nated(const char *contact, unsigned in)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons(40000) };
+	struct sip_source s = { .addr = (struct sockaddr *)&src, .socket = (uint8_t)in,
+				.proto = conf.listen[in].proto, .nat = 1 };
+	struct proxy_fwd f = { .conf = &conf, .msg = &msg, .src = &s, .routes = &routes,
+			       .plan = &plan, .record_route = true, .fix_contact = true };
+	struct proxy_branch pb = { .socket = UDP0, .branch = SLICE_LIT("z9hG4bKphtest") };
+	char text[1024];
+
+	inet_pton(AF_INET, "198.51.100.9", &src.sin_addr);
+	snprintf(text, sizeof(text), "INVITE sip:bob@example.com SIP/2.0\r\n"
+		 "Via: SIP/2.0/TCP 10.0.0.5:5062;branch=z9hG4bKn1\r\n"
+		 "From: <sip:alice@example.com>;tag=f1\r\nTo: <sip:bob@example.com>\r\n"
+		 "Call-ID: n1\r\nCSeq: 1 INVITE\r\nContact: %s\r\nContent-Length: 0\r\n\r\n",
+		 contact);
+	plan_of(text);
+	memset(out, 'X', sizeof(out));
+	return proxy_build_request(&f, &pb, out, sizeof(out), &out_len);
+}
+
+static void test_nated_stream_contact(void)
+{
+	static const char resp_tcp[] =
+		"SIP/2.0 200 OK\r\n"
+		"Via: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKphtest\r\n"
+		"Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKc1\r\n"
+		"From: <sip:alice@example.com>;tag=f1\r\nTo: <sip:bob@example.com>;tag=t1\r\n"
+		"Call-ID: n2\r\nCSeq: 1 INVITE\r\n"
+		"Contact: <sip:bob@10.0.0.7:5060;ob>\r\nContent-Length: 0\r\n\r\n";
+	struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons(41000) };
+	struct sip_parse_status st;
+
+	IS_INT(forward_nated("<sip:alice@10.0.0.5:5062;ob>", TCP1), 0, "built");
+	OK(has("Contact: <sip:alice@198.51.100.9:40000;transport=tcp;ob>\r\n"),
+	   "a NATed caller on TCP: source address and transport=tcp");
+	forward_nated("<sip:alice@10.0.0.5:5062;transport=TCP>", TCP1);
+	OK(has("Contact: <sip:alice@198.51.100.9:40000;transport=TCP>\r\n"),
+	   "a transport it names is kept, not doubled");
+	forward_nated("<sip:alice@10.0.0.5:5062>", TLS2);
+	OK(has("Contact: <sip:alice@198.51.100.9:40000;transport=tls>\r\n"), "on TLS: tls");
+	forward_nated("<sip:alice@10.0.0.5:5062>", UDP0);
+	OK(has("Contact: <sip:alice@198.51.100.9:40000>\r\n"), "on UDP: no transport added");
+	forward_nated("sip:alice@10.0.0.5:5062", TCP1);
+	OK(has("Contact: sip:alice@198.51.100.9:40000\r\n"),
+	   "no angle brackets: the address only (a parameter would belong to the header)");
+
+	inet_pton(AF_INET, "203.0.113.7", &src.sin_addr);
+	sip_msg_parse(resp_tcp, strlen(resp_tcp), 0, &msg, &st);
+	IS_INT(proxy_edit_response(&msg, (struct sockaddr *)&src, true, out, sizeof(out), &out_len),
+	       0, "response edited");
+	OK(has("Contact: <sip:bob@203.0.113.7:41000;transport=tcp;ob>\r\n"),
+	   "a NATed callee answering over TCP (our Via says so): transport=tcp");
+	OK(!has("192.0.2.1"), "our Via removed");
+}
+
 /* ---- in-dialog: both values consumed ---------------------------------- */
 
 #define BYE(ruri, routes_text) "BYE " ruri " SIP/2.0\r\n" \
@@ -347,6 +405,7 @@ int main(void)
 	test_tls();
 	test_nat_kept();
 	test_above_existing_record_route();
+	test_nated_stream_contact();
 	test_double_route_consumed();
 	test_resolve_transport();
 	test_sips_rules();
