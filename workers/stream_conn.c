@@ -228,6 +228,7 @@ int stream_conn_write(struct stream_worker *w, struct stream_conn *c, const char
 
 	if (c->closing && c->out_len == c->out_off && !c->connecting)
 		return -EPIPE;
+	c->last_ms = stream_now_ms();
 	if (!c->connecting && !c->handshaking && c->out_len == c->out_off) {
 		n = c->ops->write(c, buf, len);
 		if (n == -EAGAIN)

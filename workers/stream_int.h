@@ -184,7 +184,7 @@ struct stream_conn {
 	size_t in_len, in_cap;
 	char *out;                 /* unwritten output, NULL when none */
 	size_t out_len, out_off;
-	int64_t last_ms;           /* CLOCK_MONOTONIC of the last byte in */
+	int64_t last_ms;           /* CLOCK_MONOTONIC of the last byte in or out */
 	int64_t msg_start_ms;      /* when the pending partial message began */
 	int64_t last_touch_s;      /* last conn_touch (once per second) */
 	struct sockaddr_storage peer;
