@@ -9,8 +9,11 @@
  * SDP address: re-INVITE), a window of RELAY_RELATCH_MS opens in which one
  * new source may take over, but never the address latched before the move:
  * stale packets still in flight from the old address cannot take the
- * stream back (the classic re-INVITE one-way-audio bug). RTP and RTCP
- * latch separately.
+ * stream back (the classic re-INVITE one-way-audio bug). A first latch on
+ * a source other than the SDP address opens a window too, in which only
+ * the SDP address itself may take over: a party that is not behind a NAT
+ * wins back its leg from anyone who sprayed the port before it spoke.
+ * RTP and RTCP latch separately.
  *
  * Pure functions on a route copy, except relay_latch, which a relay worker
  * calls (rarely: once per leg and move) under the session's stripe lock.
@@ -21,13 +24,17 @@ enum relay_verdict relay_latch_verdict(const struct relay_route_leg *leg, unsign
 				       const struct relay_addr *src, int64_t now_ms)
 {
 	const struct relay_addr *l = &leg->latched[rtcp];
+	struct relay_addr sdp = relay_addr_port(&leg->sdp, (int)rtcp);
 
 	if (!l->family)
 		return RELAY_V_LATCH;
 	if (relay_addr_eq(l, src))
 		return RELAY_V_FORWARD;
-	if (leg->relatch[rtcp] && now_ms < leg->relatch_until_ms &&
-	    !relay_addr_eq(&leg->stale[rtcp], src))
+	if (now_ms >= leg->relatch_until_ms)
+		return RELAY_V_DROP;
+	if (leg->relatch[rtcp] == RELAY_RELATCH_ANY && !relay_addr_eq(&leg->stale[rtcp], src))
+		return RELAY_V_LATCH;
+	if (leg->relatch[rtcp] == RELAY_RELATCH_SDP && relay_addr_eq(&sdp, src))
 		return RELAY_V_LATCH;
 	return RELAY_V_DROP;
 }
@@ -62,7 +69,7 @@ static void open_window(struct relay_route_leg *leg, const struct relay_addr *ol
 		if (!leg->latched[k].family)
 			continue;
 		leg->stale[k] = leg->latched[k];
-		leg->relatch[k] = 1;
+		leg->relatch[k] = RELAY_RELATCH_ANY;
 		opened = true;
 		if (relay_addr_usable(old) && relay_addr_eq(&leg->latched[k], &was))
 			leg->latched[k] = relay_addr_port(&leg->sdp, (int)k);
@@ -83,6 +90,23 @@ void relay_leg_signal(struct relay_route_leg *leg, const struct relay_addr *addr
 	open_window(leg, &old, now_ms);
 }
 
+/* A first latch elsewhere than the SDP address leaves that address one
+ * chance to take over; any other latch uses up the window's chance. */
+static void latch_locked(struct relay_route_leg *l, unsigned rtcp,
+			 const struct relay_addr *src, int64_t now_ms)
+{
+	struct relay_addr sdp = relay_addr_port(&l->sdp, (int)rtcp);
+	bool first = !l->latched[rtcp].family;
+
+	l->latched[rtcp] = *src;
+	l->relatch[rtcp] = RELAY_RELATCH_NONE;
+	if (first && relay_addr_usable(&l->sdp) && !relay_addr_eq(&sdp, src)) {
+		l->relatch[rtcp] = RELAY_RELATCH_SDP;
+		if (l->relatch_until_ms < now_ms + RELAY_RELATCH_MS)
+			l->relatch_until_ms = now_ms + RELAY_RELATCH_MS;
+	}
+}
+
 bool relay_latch(struct relay_table *t, uint32_t q, uint32_t gen, unsigned leg,
 		 unsigned rtcp, const struct relay_addr *src, int64_t now_ms)
 {
@@ -98,8 +122,7 @@ bool relay_latch(struct relay_table *t, uint32_t q, uint32_t gen, unsigned leg,
 		v = relay_latch_verdict(l, rtcp, src, now_ms);
 	if (v == RELAY_V_LATCH) {
 		w = relay_route_write_begin(s);
-		l->latched[rtcp] = *src;
-		l->relatch[rtcp] = 0;
+		latch_locked(l, rtcp, src, now_ms);
 		relay_route_write_end(s, w);
 		stat_add(STAT_RELAY_LATCHES, 1);
 	}

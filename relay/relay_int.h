@@ -22,6 +22,12 @@
 
 enum { RELAY_S_FREE = 0, RELAY_S_LIVE = 1 };
 
+/* What the re-latch window still allows (relay_route_leg.relatch). */
+enum { RELAY_RELATCH_NONE = 0,
+       RELAY_RELATCH_ANY = 1,   /* one new source, not the stale one (a move) */
+       RELAY_RELATCH_SDP = 2 }; /* the SDP address only (after a first latch
+                                   on another source) */
+
 /* What the forwarding path needs of one leg. latched/stale/relatch are
  * indexed by 0 = RTP, 1 = RTCP. */
 struct relay_route_leg {
@@ -31,7 +37,8 @@ struct relay_route_leg {
 	                                   not win the re-latch window */
 	int64_t relatch_until_ms;       /* CLOCK_REALTIME end of the window */
 	uint32_t flags;                 /* RELAY_F_NO_RECV | RELAY_F_NO_SEND */
-	uint8_t relatch[2];             /* one re-latch left in the window */
+	uint8_t relatch[2];             /* RELAY_RELATCH_*: what may still
+	                                   re-latch in the window */
 	uint8_t pad[2];
 };
 _Static_assert(sizeof(struct relay_route_leg) == 120, "relay_route_leg layout");
@@ -141,9 +148,11 @@ void relay_route_write_end(struct relay_slot *s, uint32_t w);
 enum relay_verdict { RELAY_V_FORWARD, RELAY_V_LATCH, RELAY_V_DROP };
 /* The latching rule for a packet from src arriving on a leg (rtcp 0/1):
  * an unlatched leg latches the first source; a latched one accepts only
- * its latched source, except that while a re-latch window is open one new
- * source that is not the stale (pre-move) one may take over. Hold flags
- * are the caller's business (a held party's packets still latch). */
+ * its latched source, except while a re-latch window is open: after a
+ * move one new source that is not the stale (pre-move) one may take over;
+ * after a first latch elsewhere than the SDP address, that address may.
+ * Hold flags are the caller's business (a held party's packets still
+ * latch). */
 enum relay_verdict relay_latch_verdict(const struct relay_route_leg *leg, unsigned rtcp,
 				       const struct relay_addr *src, int64_t now_ms);
 /* Where packets toward a leg's party go: the latched source, else (RTCP)

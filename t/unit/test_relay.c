@@ -315,6 +315,38 @@ static void test_no_nat_move_and_hold(void)
 	IS_INT(leg.flags, 0, "resume clears it");
 }
 
+/* Through relay_latch on a real slot: a first latch elsewhere than the
+ * SDP address leaves the SDP address one chance in the window. */
+static void test_sdp_wins_back(void)
+{
+	struct relay_addr l, evil = v4("198.51.100.9", 9), sdp = v4("192.0.2.1", 5000),
+			  other = v4("198.51.100.10", 10);
+	struct relay_table *t = relay_table();
+	struct relay_route rt;
+	int64_t now = relay_now_ms();
+	uint64_t latches = stat_get(STAT_RELAY_LATCHES);
+
+	offer("w1", "f", 5000, &l);
+	uint32_t q = (l.port - BASE) / 4;
+	struct relay_slot *s = &relay_slots(t)[q];
+	relay_route_read(s, &rt);
+	OK(relay_latch(t, q, rt.gen, 0, 0, &evil, now), "a sprayed packet latches first");
+	OK(!relay_latch(t, q, rt.gen + 1, 0, 0, &sdp, now), "a stale generation latches nothing");
+	relay_route_read(s, &rt);
+	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &other, now + 10), RELAY_V_DROP,
+	       "a third source may not take over");
+	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &sdp, now + 10), RELAY_V_LATCH,
+	       "the SDP address may, in the window");
+	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &sdp, now + RELAY_RELATCH_MS + 1), RELAY_V_DROP,
+	       "not after it");
+	OK(relay_latch(t, q, rt.gen, 0, 0, &sdp, now + 10), "the SDP address takes over");
+	relay_route_read(s, &rt);
+	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &evil, now + 20), RELAY_V_DROP,
+	       "and the sprayer is dropped");
+	IS_INT(stat_get(STAT_RELAY_LATCHES), latches + 2, "two latches counted");
+	relay_delete(SLICE_LIT("w1"), SLICE_NULL, SLICE_NULL);
+}
+
 int main(void)
 {
 	conf_defaults(&conf);
@@ -337,6 +369,7 @@ int main(void)
 	test_each();
 	test_latch_rule();
 	test_no_nat_move_and_hold();
+	test_sdp_wins_back();
 	shm_detach();
 	return tap_done();
 }

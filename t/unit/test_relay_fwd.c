@@ -257,6 +257,28 @@ static void test_latch_real_source(void)
 	call_end(&c);
 }
 
+/* Someone sprays the port before the real party speaks: a party sending
+ * from its SDP address wins its leg back. */
+static void test_spray_before_first_packet(void)
+{
+	struct call c;
+	struct party sprayer = party();
+
+	if (!OK(call_setup(&c, "spray"), "call set up"))
+		return;
+	send_pkt(sprayer.rtp, c.to_a_side, 'X');
+	OK(gets(c.b.rtp, 'X'), "the sprayer's first packet latches a's leg (it is first)");
+	send_pkt(c.a.rtp, c.to_a_side, 'a');
+	OK(gets(c.b.rtp, 'a'), "a, sending from its SDP address, takes the leg back");
+	send_pkt(sprayer.rtp, c.to_a_side, 'Y');
+	OK(quiet(c.b.rtp), "the sprayer is dropped from then on");
+	send_pkt(c.b.rtp, c.to_b_side, 'b');
+	OK(gets(c.a.rtp, 'b'), "b's media goes to a");
+	OK(quiet(sprayer.rtp), "not to the sprayer");
+	party_close(&sprayer);
+	call_end(&c);
+}
+
 /* Not behind NAT: the phone re-INVITEs to a new port; its old port's
  * packets are stale at once and the new one gets the media. */
 static void test_reinvite_new_port(void)
@@ -523,6 +545,7 @@ int main(void)
 	bytes0 = stat_get(STAT_RELAY_BYTES);
 	test_both_ways();
 	test_latch_real_source();
+	test_spray_before_first_packet();
 	test_reinvite_new_port();
 	test_stale_attack_after_reinvite();
 	test_hold_and_resume();
