@@ -347,6 +347,33 @@ static void test_sdp_wins_back(void)
 	relay_delete(SLICE_LIT("w1"), SLICE_NULL, SLICE_NULL);
 }
 
+static void test_addresses(void)
+{
+	struct relay_addr a = v4("192.0.2.7", 4000), six = { .family = AF_INET6, .port = 5 },
+			  back, zero6 = { .family = AF_INET6, .port = 5 };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[64];
+
+	six.addr[15] = 1;
+	OK(relay_addr_usable(&a) && relay_addr_usable(&six), "IPv4 and IPv6 addresses are usable");
+	OK(!relay_addr_usable(&(struct relay_addr){ .family = AF_INET, .port = 4000 }),
+	   "0.0.0.0 is not (hold)");
+	OK(!relay_addr_usable(&zero6), ":: is not");
+	OK(!relay_addr_usable(&(struct relay_addr){ .family = AF_INET, .addr = { 1 } }),
+	   "port 0 is not");
+	IS_INT(relay_addr_to_sa(&a, AF_INET6, &ss, &len), 0, "IPv4 to an IPv6 socket");
+	IS_INT(len, sizeof(struct sockaddr_in6), "as a v4-mapped address");
+	relay_addr_from_sa(&ss, &back);
+	OK(relay_addr_eq(&a, &back), "and a v4-mapped source reads back as IPv4");
+	IS_INT(relay_addr_to_sa(&six, AF_INET, &ss, &len), -EAFNOSUPPORT,
+	       "IPv6 cannot leave an IPv4 socket");
+	relay_addr_format(&six, text, sizeof(text));
+	OK(strcmp(text, "[::1]:5") == 0, "IPv6 printed in brackets (%s)", text);
+	relay_addr_format(&a, text, sizeof(text));
+	OK(strcmp(text, "192.0.2.7:4000") == 0, "IPv4 printed (%s)", text);
+}
+
 int main(void)
 {
 	conf_defaults(&conf);
@@ -370,6 +397,7 @@ int main(void)
 	test_latch_rule();
 	test_no_nat_move_and_hold();
 	test_sdp_wins_back();
+	test_addresses();
 	shm_detach();
 	return tap_done();
 }
