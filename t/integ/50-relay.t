@@ -11,6 +11,7 @@ protocol in 51-53."""
 import errno
 import os
 import random
+import shutil
 import signal
 import socket
 import sys
@@ -122,6 +123,7 @@ def main():
     finally:
         srv.stop()
         squatter.close()
+        shutil.rmtree(srv.tmp, ignore_errors=True)
     tap.done()
 
 
