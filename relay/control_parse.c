@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 
-/* Argument counts (command token included, cookie excluded). */
+/* Argument counts (command token included, cookie excluded). rtpproxy
+ * also takes L without the to tag; pinhole names the answering leg by its
+ * tag, so L wants both (E1 otherwise, as Kamailio always sends both). */
 struct rtpp_shape {
 	enum rtpp_op op;
 	unsigned min, max;
@@ -79,7 +81,7 @@ static bool shape_of(slice cmd, struct rtpp_shape *s, slice *mods)
 		}
 		return true;
 	case 'u': *s = (struct rtpp_shape){ RTPP_OP_UPDATE, 5, 8 }; return true;
-	case 'l': *s = (struct rtpp_shape){ RTPP_OP_LOOKUP, 5, 6 }; return true;
+	case 'l': *s = (struct rtpp_shape){ RTPP_OP_LOOKUP, 6, 6 }; return true;
 	case 'd': *s = (struct rtpp_shape){ RTPP_OP_DELETE, 3, 4 }; return true;
 	case 'q': *s = (struct rtpp_shape){ RTPP_OP_QUERY, 3, 4 + RTPP_MAX_STATS }; return true;
 	case 'i': *s = (struct rtpp_shape){ RTPP_OP_INFO, 1, 1 }; return true;

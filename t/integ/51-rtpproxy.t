@@ -175,6 +175,7 @@ def check_malformed(t, c):
                              ("Vx", "E2", "V with a modifier"),
                              ("U cid 1.2.3.4", "E1", "U without port and tag"),
                              ("L cid 1.2.3.4 4000 a b c", "E1", "L with too many arguments"),
+                             ("L cid 1.2.3.4 4000 a", "E1", "L without the to tag"),
                              ("D cid", "E1", "D without tag"),
                              ("Dx cid t", "E8", "D with an unknown modifier"),
                              ("Ue cid 1.2.3.4 4000 t", "E11", "U asking for bridging"),

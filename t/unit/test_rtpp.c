@@ -129,6 +129,7 @@ static void test_parse_malformed(void)
 	IS_INT(ecode("k U cid 1.2.3.4 4000"), RTPP_E_NARGS, "U without tags: E1");
 	IS_INT(ecode("k U a b c d e f g h"), RTPP_E_NARGS, "U with 8 arguments: E1");
 	IS_INT(ecode("k L cid 1.2.3.4 4000 f t x"), RTPP_E_NARGS, "L with 6 arguments: E1");
+	IS_INT(ecode("k L cid 1.2.3.4 4000 f"), RTPP_E_NARGS, "L without the to tag: E1");
 	IS_INT(ecode("k D cid"), RTPP_E_NARGS, "D without tags: E1");
 	IS_INT(ecode("k D cid a b c"), RTPP_E_NARGS, "D with 4 arguments: E1");
 	IS_INT(ecode("k Q cid"), RTPP_E_NARGS, "Q without tags: E1");
