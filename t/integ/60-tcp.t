@@ -26,8 +26,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import phnat  # noqa: E402
-from phtcp import (Stream, answer, first_line, invite, register, request, status,  # noqa: E402
-                   tcp_conf, top_via)
+from phtcp import (Stream, answer, cleanup, first_line, invite, register, request,  # noqa: E402
+                   status, tcp_conf, top_via)
 from phtest import PINHOLE, Server, Tap, free_port, recv_response, udp_socket, wait_for  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -397,6 +397,8 @@ nat = { keepalive = { interval = 2; }; };
     finally:
         if srv and srv.proc:
             srv.stop()
+        if srv:
+            cleanup(tap, srv)
         bed.teardown()
 
 
@@ -455,6 +457,7 @@ def main():
         test_sipp(tap, srv)
     finally:
         srv.stop()
+        cleanup(tap, srv)
     test_real_nat(tap)
     tap.done()
 

@@ -18,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from phtcp import Stream, request, status, tcp_conf  # noqa: E402
+from phtcp import Stream, cleanup, request, status, tcp_conf  # noqa: E402
 from phtest import Server, Tap, wait_for  # noqa: E402
 
 IDLE = 10000
@@ -166,6 +166,7 @@ def test_idle_10k(tap):
         for s in socks:
             s.close()
         srv.stop()
+        cleanup(tap, srv)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
@@ -184,6 +185,7 @@ def main():
         test_max_connections(tap, srv)
     finally:
         srv.stop()
+        cleanup(tap, srv)
     test_idle_10k(tap)
     tap.done()
 

@@ -5,6 +5,7 @@ Python standard library is used.
 """
 import os
 import re
+import shutil
 import socket
 import time
 
@@ -180,3 +181,11 @@ def top_via(msg):
         if line.lower().startswith(b"via:") or line.lower().startswith(b"v:"):
             return line.split(b":", 1)[1].strip().decode()
     return ""
+
+
+def cleanup(tap, srv):
+    """Removes the server's directory, kept (and named) when a test failed."""
+    if tap.failed:
+        tap.diag("server files kept in %s" % srv.tmp)
+    else:
+        shutil.rmtree(srv.tmp, ignore_errors=True)
