@@ -16,7 +16,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <time.h>
@@ -124,17 +123,20 @@ static int x_visit(const struct relay_info *s, void *arg)
 }
 
 /* X: collects a batch of Call-IDs (relay_each's callback may not call into
- * relay), deletes their sessions, until a walk finds none. */
+ * relay), deletes their sessions, until a walk finds none or a batch
+ * deletes nothing (so it always ends). */
 static void run_delete_all(const struct rtpp_cmd *cmd, struct sbuf *b)
 {
 	static struct x_ctx x;
+	unsigned deleted;
 
 	do {
 		x.n = 0;
+		deleted = 0;
 		relay_each(SLICE_NULL, x_visit, &x);
 		for (unsigned i = 0; i < x.n; i++)
-			relay_delete(slice_cstr(x.call_id[i]), SLICE_NULL, SLICE_NULL);
-	} while (x.n > 0);
+			deleted += relay_delete(slice_cstr(x.call_id[i]), SLICE_NULL, SLICE_NULL) > 0;
+	} while (x.n > 0 && deleted > 0);
 	rtpp_reply_number(b, cmd->cookie, 0);
 }
 
