@@ -70,9 +70,15 @@ static int check_config(const char *path)
 	struct conf_errors *errs = calloc(1, sizeof(*errs));
 	int rc = 1;
 
+	char err[512];
+
 	if (c && errs && conf_load(path, c, errs) == 0) {
-		printf("%s: configuration OK\n", path);
-		rc = 0;
+		if (stream_tls_check(c, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n%s: configuration invalid\n", path, err, path);
+		} else {
+			printf("%s: configuration OK\n", path);
+			rc = 0;
+		}
 	} else if (errs) {
 		fputs(errs->text, stderr);
 		fprintf(stderr, "%s: %u problem(s); configuration invalid\n", path, errs->count);
@@ -250,6 +256,8 @@ static int startup(struct master *m, char *err, size_t errlen)
 	if ((rc = pidfile_create(m->conf->pid_file, err, errlen)) < 0)
 		return rc;
 	if ((rc = listen_open_all(m->conf, &m->listens, err, errlen)) < 0)
+		return rc;
+	if ((rc = stream_tls_check(m->conf, err, errlen)) < 0)
 		return rc;
 	if ((rc = shm_create(m->conf->shm_size)) < 0) {
 		snprintf(err, errlen, "shared memory of %llu bytes: %s",

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <unistd.h>
 
 int stream_tls_init(const struct pinhole_conf *conf)
@@ -27,6 +28,23 @@ int stream_tls_init(const struct pinhole_conf *conf)
 	else if (!tls_server_ready())
 		LOG_ERR("a tls listener needs tls.certificate and tls.private_key");
 	return rc < 0 ? rc : tls_server_ready() ? 0 : -EINVAL;
+}
+
+int stream_tls_check(const struct pinhole_conf *conf, char *err, size_t errlen)
+{
+	int rc;
+
+	for (unsigned i = 0; i < conf->nlisten; i++) {
+		if (conf->listen[i].proto != CONF_PROTO_TLS)
+			continue;
+		if ((rc = tls_init(conf, err, errlen)) < 0)
+			return rc;
+		if (tls_server_ready())
+			return 0;
+		snprintf(err, errlen, "a tls listener needs tls.certificate and tls.private_key");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Accepted connections are the server side; those pinhole opened check

@@ -40,6 +40,10 @@ struct worker_args {
 int udp_worker_run(const struct worker_args *wa);
 /* TCP and TLS workers: accept, own and serve stream connections. */
 int stream_worker_run(const struct worker_args *wa);
+/* With a TLS listen entry: loads tls.certificate, tls.private_key and
+ * tls.ca_list (the master before fork, so children inherit the contexts
+ * and `pinhole -c` catches a bad file); err names the file and the reason. */
+int stream_tls_check(const struct pinhole_conf *conf, char *err, size_t errlen);
 
 /* ---- the SIP pipeline ------------------------------------------------- */
 

@@ -53,6 +53,18 @@ def main():
     tap.ok(rc == 1 and "missing.conf" in err, "-c on a missing file names it")
     rc, out, err = run("-f", srv.conf_path, "-F")
     tap.ok(rc == 1 and srv.conf_path in err, "start with an invalid file: exit 1 naming it")
+    tls_listen = 'listen = ( { proto = "tls"; address = "127.0.0.1"; port = 5061; } );\n'
+    garbage = os.path.join(srv.tmp, "garbage.pem")
+    with open(garbage, "w") as f:
+        f.write("not a certificate\n")
+    for name, tls, want in [
+            ("tls listener without tls.*", "", "tls.certificate"),
+            ("unreadable certificate", 'tls = { certificate = "%s"; private_key = "%s"; };' % (garbage, garbage),
+             garbage)]:
+        with open(srv.conf_path, "w") as f:
+            f.write(tls_listen + tls + "\n")
+        rc, out, err = run("-c", "-f", srv.conf_path)
+        tap.ok(rc == 1 and want in err, "-c loads the TLS files: %s" % name, "rc=%d err=%s" % (rc, err))
     rc, _, _ = run()
     tap.eq(rc, 2, "no arguments: usage, exit 2")
 
