@@ -34,8 +34,8 @@ static void add_row(const struct stream_conn_row *r, void *arg)
 		snprintf(ip, sizeof(ip), "?");
 	snprintf(peer, sizeof(peer), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, port);
 	snprintf(owner, sizeof(owner), "%s#%u", proc_role_name(pe->role), pe->index);
-	snprintf(local, sizeof(local), "%s:%s:%u", conf_proto_name(l->proto), l->address,
-		 l->port);
+	snprintf(local, sizeof(local), strchr(l->address, ':') ? "%s:[%s]:%u" : "%s:%s:%u",
+		 conf_proto_name(l->proto), l->address, l->port);
 	json_array_append_new(tl->rows,
 		json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:s, s:I, s:I}",
 			  "id", (json_int_t)r->id, "proto", conf_proto_name(r->proto),
