@@ -4,7 +4,9 @@ every command over UDP (V, VF, U, L, Q, I, D, X), RTP relayed both ways
 for a session made with U and L, malformed commands and their E-codes,
 commands for unknown sessions, retransmitted cookies answered from the
 reply cache without running twice (counted), port exhaustion answered
-with E72 while the relay keeps serving, and the control counters."""
+with E72 while the relay keeps serving, and the control counters. Two
+relay workers watch the control socket, so a retransmission may reach
+the worker that did not run the command: the reply cache is in shm."""
 import os
 import random
 import socket
@@ -236,7 +238,7 @@ def main():
     ctl_port = free_port()
     extra = ('relay = { mode = "never"; address = "127.0.0.1"; ports = [ %d, %d ]; '
              'timeout = 60; control = "udp:127.0.0.1:%d"; };' % (base, base + NPORTS - 1, ctl_port))
-    srv = Server(t, workers_relay=1, extra=extra)
+    srv = Server(t, workers_relay=2, extra=extra)
     try:
         srv.start()
         c = Control(ctl_port)
