@@ -153,6 +153,7 @@ static void worker_stop(struct stream_worker *w)
 	while (w->nlist)
 		stream_conn_close(w, w->list[w->nlist - 1]);
 	stream_self = NULL;
+	stream_chan_forward(w->chan_fd);
 }
 
 static int idle_until_stopped(const struct worker_args *wa)

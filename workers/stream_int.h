@@ -227,6 +227,9 @@ void stream_conn_timeouts(struct stream_worker *w, int64_t now_ms);
 /* Reads the connections a burst left with input (w->again). */
 void stream_conn_read_again(struct stream_worker *w);
 void stream_chan_event(struct stream_worker *w);
+/* A retiring worker, its connections handed over: passes what is still
+ * queued on its channel to their new owners (call with stream_self NULL). */
+void stream_chan_forward(int chan_fd);
 /* A running stream worker of the current generation serving listen entry
  * socket, picked by a hash of dst: its slot, or -ENOENT. */
 int stream_pick_worker(uint8_t socket, const struct loc_addr *dst);

@@ -143,3 +143,24 @@ void stream_chan_event(struct stream_worker *w)
 			chan_one(w, h, buf + sizeof(*h), (size_t)n - sizeof(*h));
 	}
 }
+
+void stream_chan_forward(int chan_fd)
+{
+	static char buf[sizeof(struct chan_msg) + SIP_MAX_MSG + 4096];
+	const struct chan_msg *h = (const struct chan_msg *)buf;
+	struct sockaddr_storage ss;
+	socklen_t slen;
+	int fd;
+	ssize_t n;
+
+	for (unsigned i = 0; i < 4096 && (n = chan_recv(chan_fd, buf, sizeof(buf), &fd)) >= 0;
+	     i++) {
+		if (fd >= 0)
+			close(fd);
+		if ((size_t)n < sizeof(*h) || h->magic != CHAN_MAGIC)
+			continue;
+		conn_addr_to_sockaddr(&h->dst, &ss, &slen);
+		stream_send(h->socket, (struct sockaddr *)&ss, h->conn_id, buf + sizeof(*h),
+			    (size_t)n - sizeof(*h));
+	}
+}
