@@ -303,6 +303,15 @@ def sipp_wait(p, timeout=30):
         return p.wait()
 
 
+def output(p, timeout=20):
+    """What a helper process printed; killed if it runs too long."""
+    try:
+        return p.communicate(timeout=timeout)[0].decode()
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.communicate()[0].decode() + " (killed)"
+
+
 def sipp_diag(wd):
     try:
         with open(os.path.join(wd, "errors.log"), errors="replace") as f:
@@ -380,7 +389,7 @@ nat = { keepalive = { interval = 2; }; };
         # the registering sipp has exited: its connection is gone, the binding unreachable
         caller = bed.popen(bed.wan, ["python3", "-c", NAT_CALLER, phnat.WAN_IP, "alice"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        out = caller.communicate(timeout=20)[0].decode()
+        out = output(caller)
         tap.ok("480" in out, "once its connection is closed the binding gets 480, no new "
                "connection through the NAT", out)
         phone = bed.popen(bed.lan, ["python3", "-c", NAT_PHONE, phnat.WAN_IP],
@@ -388,8 +397,8 @@ nat = { keepalive = { interval = 2; }; };
         time.sleep(1.5)
         caller = bed.popen(bed.wan, ["python3", "-c", NAT_CALLER, phnat.WAN_IP, "carol"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        cout = caller.communicate(timeout=20)[0].decode()
-        pout = phone.communicate(timeout=20)[0].decode()
+        cout = output(caller)
+        pout = output(phone)
         tap.ok("registered" in pout and "INVITE via SIP/2.0/TCP 203.0.113.1" in pout,
                "a phone keeping its TCP connection takes the call over it", pout)
         tap.ok("final 200" in cout, "and the caller gets its 200", cout)
