@@ -356,7 +356,8 @@ def test_real_nat(tap):
     if reason:
         tap.skip("a phone behind a real NAT registers over TCP and takes a call", reason)
         return
-    bed, srv = phnat.NatBed(), None
+    bed, srv, helpers = phnat.NatBed(), None, []
+    spawn = lambda ns, cmd, **kw: helpers.append(bed.popen(ns, cmd, **kw)) or helpers[-1]  # noqa: E731
     try:
         bed.setup()
         srv = Server(tap, text="")
@@ -380,22 +381,22 @@ nat = { keepalive = { interval = 2; }; };
             return
         wd = os.path.join(srv.tmp, "nat-ua")
         os.makedirs(wd)
-        ua = bed.popen(bed.lan, ["sipp", "-sf", scenario(srv.tmp, "register_contact"), "-s",
+        ua = spawn(bed.lan, ["sipp", "-sf", scenario(srv.tmp, "register_contact"), "-s",
                                  "alice", "-key", "domain", phnat.WAN_IP, "-i", phnat.LAN_IP,
                                  "-p", "5060", "-t", "t1", "-m", "1", "-nostdin",
                                  "-timeout", "20s", "%s:5060" % phnat.WAN_IP],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=wd)
         tap.eq(sipp_wait(ua), 0, "a phone behind the NAT registers over TCP")
         # the registering sipp has exited: its connection is gone, the binding unreachable
-        caller = bed.popen(bed.wan, ["python3", "-c", NAT_CALLER, phnat.WAN_IP, "alice"],
+        caller = spawn(bed.wan, ["python3", "-c", NAT_CALLER, phnat.WAN_IP, "alice"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         out = output(caller)
         tap.ok("480" in out, "once its connection is closed the binding gets 480, no new "
                "connection through the NAT", out)
-        phone = bed.popen(bed.lan, ["python3", "-c", NAT_PHONE, phnat.WAN_IP],
+        phone = spawn(bed.lan, ["python3", "-c", NAT_PHONE, phnat.WAN_IP],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         time.sleep(1.5)
-        caller = bed.popen(bed.wan, ["python3", "-c", NAT_CALLER, phnat.WAN_IP, "carol"],
+        caller = spawn(bed.wan, ["python3", "-c", NAT_CALLER, phnat.WAN_IP, "carol"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         cout = output(caller)
         pout = output(phone)
@@ -404,6 +405,10 @@ nat = { keepalive = { interval = 2; }; };
         tap.ok("final 200" in cout, "and the caller gets its 200", cout)
         tap.ok("ping" in pout, "CRLF keepalives cross the NAT on the connection", pout)
     finally:
+        for p in helpers:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         if srv and srv.proc:
             srv.stop()
         if srv:
