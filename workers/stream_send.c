@@ -17,7 +17,8 @@
 
 static int write_local(uint32_t id, const char *buf, size_t len)
 {
-	struct stream_conn *c = stream_self->by_index[conn_index_of(id)];
+	uint32_t i = conn_index_of(id);
+	struct stream_conn *c = i < conn_table_get()->capacity ? stream_self->by_index[i] : NULL;
 
 	if (!c || c->id != id)
 		return -ENOTCONN;
