@@ -184,7 +184,11 @@ def top_via(msg):
 
 
 def cleanup(tap, srv):
-    """Removes the server's directory, kept (and named) when a test failed."""
+    """Checks the server's log for sanitizer reports (ASan builds), then
+    removes the server's directory, kept (and named) when a test failed."""
+    log = srv.log_text()
+    bad = [l for l in log.splitlines() if "ERROR: AddressSanitizer" in l or "runtime error:" in l]
+    tap.ok(not bad, "no memory or undefined-behaviour error in the server's log", "\n".join(bad))
     if tap.failed:
         tap.diag("server files kept in %s" % srv.tmp)
     else:
