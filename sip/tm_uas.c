@@ -262,9 +262,9 @@ static bool uas_advance(const struct pinhole_conf *conf, struct tm_slot *t,
 		return false;
 	t->uas = TM_UAS_COMPLETED;
 	t->end_at = now + 64 * (int64_t)t1;
-	if (t->method == SIP_M_INVITE) {
+	if (t->method == SIP_M_INVITE) {   /* Timer G: unreliable only (§17.2.1) */
 		t->g_ms = t1;
-		t->g_at = now + t1;
+		t->g_at = tm_addr_reliable(&t->up) ? 0 : now + t1;
 	}
 	return true;
 }

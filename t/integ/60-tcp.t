@@ -142,6 +142,17 @@ def test_udp_callee(tap, srv):
     while r is not None and status(r) and status(r) < 200:
         r = c.read_msg(5)
     tap.eq(status(r), 200, "bob's 200 reaches the caller on its TCP connection")
+    c.send(invite("bob", "TCP", c.local))
+    inv, src = udp_request(bob)
+    if inv:
+        bob.sendto(answer(inv, 486, "Busy Here"), src)
+    r = c.read_msg(5)
+    while r is not None and status(r) and status(r) < 200:
+        r = c.read_msg(5)
+    tap.eq(status(r), 486, "bob's 486 reaches the TCP caller")
+    again = c.read_msg(1.7)
+    tap.ok(again is None, "the unacknowledged 486 is not retransmitted over TCP (no Timer G, RFC 3261 17.2.1)",
+           again and first_line(again))
     c.close()
     bob.close()
 
