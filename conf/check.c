@@ -185,19 +185,20 @@ static void check_keepalive(struct conf_ctx *ctx)
 static void check_processes(struct conf_ctx *ctx)
 {
 	const struct pinhole_conf *c = ctx->conf;
-	unsigned udp_sockets = 0, total;
-	char what[200];
+	unsigned n[3] = { 0, 0, 0 }, total;   /* listeners by proto */
+	char what[240];
 
 	for (unsigned i = 0; i < c->nlisten; i++)
-		udp_sockets += c->listen[i].proto == CONF_PROTO_UDP;
-	total = c->workers.udp * udp_sockets + c->workers.tcp + c->workers.tls +
-		c->workers.relay + 2;
+		if (c->listen[i].proto < 3)
+			n[c->listen[i].proto]++;
+	total = c->workers.udp * n[CONF_PROTO_UDP] + c->workers.tcp * n[CONF_PROTO_TCP] +
+		c->workers.tls * n[CONF_PROTO_TLS] + c->workers.relay + 2;
 	if (total <= CONF_MAX_PROCS)
 		return;
-	snprintf(what, sizeof(what), "%u processes (%u udp workers for each of %u udp "
-		 "listeners, %u tcp, %u tls, %u relay, timer, ctl), at most %u", total,
-		 c->workers.udp, udp_sockets, c->workers.tcp, c->workers.tls,
-		 c->workers.relay, CONF_MAX_PROCS);
+	snprintf(what, sizeof(what), "%u processes (per listener %u udp, %u tcp, %u tls "
+		 "workers for %u/%u/%u udp/tcp/tls listeners, %u relay, timer, ctl), at most %u",
+		 total, c->workers.udp, c->workers.tcp, c->workers.tls, n[CONF_PROTO_UDP],
+		 n[CONF_PROTO_TCP], n[CONF_PROTO_TLS], c->workers.relay, CONF_MAX_PROCS);
 	report2(ctx, "workers.udp", "listen", what);
 }
 

@@ -498,8 +498,14 @@ static void test_other_cross_checks(void)
 	one_error("listen = ( { address = \"127.0.0.1\"; port = 5060; },\n"
 		  "           { address = \"127.0.0.1\"; port = 5062; } );\n"
 		  "workers = { udp = 64; };",
-		  "3: workers.udp: 136 processes (64 udp workers for each of 2 udp listeners, "
-		  "2 tcp, 2 tls, 2 relay, timer, ctl), at most 127");
+		  "3: workers.udp: 132 processes (per listener 64 udp, 2 tcp, 2 tls workers "
+		  "for 2/0/0 udp/tcp/tls listeners, 2 relay, timer, ctl), at most 127");
+	one_error("listen = ( { proto = \"tcp\"; address = \"127.0.0.1\"; port = 5060; },\n"
+		  "           { proto = \"tcp\"; address = \"127.0.0.1\"; port = 5062; },\n"
+		  "           { proto = \"udp\"; address = \"127.0.0.1\"; port = 5060; } );\n"
+		  "workers = { tcp = 42; udp = 40; };",
+		  "4: workers.udp: 128 processes (per listener 40 udp, 42 tcp, 2 tls workers "
+		  "for 1/2/0 udp/tcp/tls listeners, 2 relay, timer, ctl), at most 127");
 }
 
 static void test_too_many_entries(void)
