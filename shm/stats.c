@@ -13,6 +13,7 @@
 #include "shm_int.h"
 #include "../relay/relay.h" /* relay_session_count */
 #include "../sip/sip.h"   /* tm_active_count: the transaction table gauge */
+#include "../workers/workers.h" /* stream_conn_walk: open TCP/TLS connections */
 
 #define STAT_ROW_WORDS SHM_ALIGN((unsigned)STAT_COUNT, 8u)
 #define STAT_ROWS (SHM_MAX_PROCS + 1)
@@ -87,6 +88,19 @@ const char *stat_name(enum stat_id id)
 	return (unsigned)id < STAT_COUNT ? stat_names[id] : NULL;
 }
 
+static void count_conn(const struct stream_conn_row *r, void *arg)
+{
+	(*(uint64_t *)arg)++;
+}
+
+static uint64_t tcp_connection_count(void)
+{
+	uint64_t n = 0;
+
+	stream_conn_walk(count_conn, &n);
+	return n;
+}
+
 static const struct {
 	const char *name;
 	uint64_t (*get)(void);
@@ -95,6 +109,7 @@ static const struct {
 	{ "usrloc.contacts", loc_binding_count },
 	{ "tm.active_transactions", tm_active_count },
 	{ "relay.sessions", relay_session_count },
+	{ "tcp.connections", tcp_connection_count },
 };
 
 unsigned stat_gauge_count(void)

@@ -111,6 +111,9 @@ def test_nated_callee(tap, srv):
     row = conn_of(srv, alice)
     tap.ok(row and row["proto"] == "tcp" and row["direction"] == "in" and
            row["owner"].startswith("tcp#"), "tcp list: its connection, owner, peer", row)
+    st = srv.stats("tcp")
+    tap.ok(st.get("tcp.connections") == len(tcp_list(srv)) and st.get("tcp.accepted", 0) >= 1,
+           "stats tcp: the tcp.connections gauge matches tcp list, tcp.accepted counts", st)
     ul = srv.ctl_json("ul", "show", "alice@localhost")
     tap.ok("127.0.0.1:%d" % alice.local[1] in str(ul), "the binding's received is the connection's peer")
     caller = udp_socket()
