@@ -33,7 +33,7 @@ static int ep_set(struct stream_worker *w, struct stream_conn *c, int op)
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
 				  .data.u64 = (uint64_t)c->index + EV_BASE };
 
-	if (c->want_out || c->connecting)
+	if (c->want_out || c->connecting || c->hs_out)
 		ev.events |= EPOLLOUT;
 	if (epoll_ctl(w->epfd, op, c->fd, &ev) < 0) {
 		LOG_ERR("epoll_ctl: %s", strerror(errno));
@@ -394,6 +394,23 @@ static void read_input(struct stream_worker *w, struct stream_conn *c)
 	}
 }
 
+/* One step of the transport's handshake (TLS; none for TCP). EPOLLOUT is
+ * registered while the handshake waits to write, and refreshed when
+ * `refresh` (the connect that registered it has finished). */
+static void handshake_step(struct stream_worker *w, struct stream_conn *c, bool refresh)
+{
+	bool was = c->hs_out;
+	int rc = c->ops->handshake(c);
+
+	if (rc < 0 && rc != -EAGAIN) {
+		mark_dead(c);
+		return;
+	}
+	c->handshaking = rc != 0;
+	if (refresh || c->hs_out != was)
+		ep_set(w, c, EPOLL_CTL_MOD);
+}
+
 static void connected(struct stream_worker *w, struct stream_conn *c)
 {
 	int err = 0;
@@ -409,21 +426,16 @@ static void connected(struct stream_worker *w, struct stream_conn *c)
 	c->connecting = false;
 	c->msg_start_ms = 0;
 	STAT_INC(TCP_CONNECTED);
-	c->handshaking = c->ops->handshake(c) != 0;
+	c->handshaking = true;
+	handshake_step(w, c, true);
 }
 
 void stream_conn_event(struct stream_worker *w, struct stream_conn *c, uint32_t events)
 {
 	if (c->connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 		connected(w, c);
-	if (c->handshaking && !c->closing) {
-		int rc = c->ops->handshake(c);
-
-		if (rc < 0 && rc != -EAGAIN)
-			mark_dead(c);
-		else if (rc == 0)
-			c->handshaking = false;
-	}
+	if (c->handshaking && !c->closing)
+		handshake_step(w, c, false);
 	if (!c->connecting && !c->handshaking && !c->closing &&
 	    (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 		read_input(w, c);

@@ -175,6 +175,7 @@ struct stream_conn {
 	uint8_t proto, socket;
 	bool connecting;           /* outgoing, connect() in progress */
 	bool handshaking;
+	bool hs_out;               /* the handshake waits to write (EPOLLOUT) */
 	bool closing;              /* close once the output is written */
 	bool want_out;             /* EPOLLOUT registered */
 	bool again;                /* input left after a burst of reads */

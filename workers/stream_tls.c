@@ -68,7 +68,9 @@ static int tls_op_handshake(struct stream_conn *c)
 
 	if (!c->ssl && (rc = session_start(c)) < 0)
 		return rc;
-	return tls_handshake(c->ssl);
+	rc = tls_handshake(c->ssl);
+	c->hs_out = rc == -EAGAIN && tls_want_write(c->ssl);
+	return rc;
 }
 
 static ssize_t tls_op_read(struct stream_conn *c, void *buf, size_t len)
