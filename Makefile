@@ -17,7 +17,7 @@ DESTDIR ?=
 CC      ?= cc
 PARTS   := base master workers sip relay shm timer db conf ctl
 
-PKGS    := libconfig jansson libxml-2.0 openssl
+PKGS    := libconfig jansson libxml-2.0 openssl liburing
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
