@@ -342,10 +342,24 @@ static int uring_setup(struct uring *u, unsigned index, unsigned nworkers)
 	return ports_setup(u, index, nworkers);
 }
 
+/* Ends every request and drops the sockets before the ring goes: the
+ * kernel tears a closed ring down later, in the background, and until
+ * then its requests would keep the ports bound after pinhole stopped. */
+static void uring_quiesce(struct uring *u)
+{
+	struct io_uring_sync_cancel_reg reg = { .flags = IORING_ASYNC_CANCEL_ANY,
+						.timeout = { .tv_sec = 1 } };
+
+	io_uring_register_sync_cancel(&u->ring, &reg);
+	io_uring_unregister_files(&u->ring);
+}
+
 static void uring_free(struct uring *u)
 {
-	if (u->ring_up)
+	if (u->ring_up) {
+		uring_quiesce(u);
 		io_uring_queue_exit(&u->ring);
+	}
 	if (u->bufs && u->bufs != MAP_FAILED)
 		munmap(u->bufs, URING_BUFS * URING_STRIDE);
 	if (u->br && u->br != MAP_FAILED)
