@@ -7,7 +7,7 @@
 set -eu
 
 PKGS="build-essential pkg-config libconfig-dev libdb-dev libjansson-dev
-libxml2-dev libssl-dev clang libclang-rt-14-dev python3 perl sip-tester
+libxml2-dev libssl-dev liburing-dev clang libclang-rt-14-dev python3 perl sip-tester
 kamailio rtpengine-daemon iproute2 iptables conntrack openssl procps bc
 linux-perf"
 
