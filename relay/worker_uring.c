@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define URING_BUFS 2048u        /* receive buffers, a power of two */
 #define URING_BGID 0
@@ -33,13 +34,14 @@
 #define URING_STRIDE ((URING_BUF_LEN + 63u) & ~(size_t)63u)
 #define URING_SQ 4096u
 #define URING_CQ_MAX 65536u
-#define URING_WAIT_NR 32u
-#define URING_WAIT_US 1000
+#define URING_WAIT_NR 64u
+#define URING_WAIT_US 2000
 
 enum { UD_RECV = 1, UD_SEND = 2, UD_CONTROL = 3 };
 #define UD(kind, v) ((uint64_t)(kind) << 32 | (uint32_t)(v))
 
-/* The way out of the packet in buffer bid: sends[bid]. */
+/* The way out of the packet in buffer bid: sends[bid] (mh and iov only
+ * when IORING_OP_SEND takes no destination address on this kernel). */
 struct uring_send {
 	struct msghdr mh;
 	struct iovec iov;
@@ -55,7 +57,7 @@ struct uring {
 	struct uring_send *sends;
 	uint32_t *rearm;                /* ports whose multishot receive ended */
 	unsigned nrearm, nrecycled, nsends;
-	bool control_rearm, busy, ring_up;
+	bool control_rearm, busy, ring_up, sendto;
 	uint32_t control_events;
 	struct msghdr recv_mh;          /* the layout of a received buffer */
 	const struct pinhole_conf *conf;
@@ -117,13 +119,19 @@ static bool send_queue(struct uring *u, const struct relay_fwd *b, uint32_t i, u
 
 	if (relay_fwd_out_fd(b) < 0 || !(sqe = sqe_get(u)))
 		return false;
-	s->iov = (struct iovec){ payload, len };
 	memcpy(&s->dst, &b->dst, b->dstlen);
-	s->mh = (struct msghdr){ .msg_name = &s->dst, .msg_namelen = b->dstlen,
-				 .msg_iov = &s->iov, .msg_iovlen = 1 };
 	s->q = b->q;
 	s->leg = b->leg;
-	io_uring_prep_sendmsg(sqe, (int)(i ^ 2), &s->mh, 0);   /* i ^ 2: the other leg */
+	if (u->sendto) {        /* i ^ 2: the other leg's port */
+		io_uring_prep_send(sqe, (int)(i ^ 2), payload, len, 0);
+		io_uring_prep_send_set_addr(sqe, (const struct sockaddr *)&s->dst,
+					    (uint16_t)b->dstlen);
+	} else {
+		s->iov = (struct iovec){ payload, len };
+		s->mh = (struct msghdr){ .msg_name = &s->dst, .msg_namelen = b->dstlen,
+					 .msg_iov = &s->iov, .msg_iovlen = 1 };
+		io_uring_prep_sendmsg(sqe, (int)(i ^ 2), &s->mh, 0);
+	}
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, UD(UD_SEND, bid));
 	u->nsends++;
@@ -306,6 +314,33 @@ static int ports_setup(struct uring *u, unsigned index, unsigned nworkers)
 	return rc < 0 ? rc : nports;
 }
 
+/* Whether IORING_OP_SEND takes a destination address here (it saves the
+ * msghdr copy of a sendmsg): an empty datagram to a socket of our own,
+ * before anything else is queued. */
+static bool probe_sendto(struct uring *u)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), res = -1;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, len) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
+	    (sqe = io_uring_get_sqe(&u->ring))) {
+		io_uring_prep_send(sqe, fd, "", 0, 0);
+		io_uring_prep_send_set_addr(sqe, (const struct sockaddr *)&a, (uint16_t)len);
+		if (io_uring_submit_and_wait(&u->ring, 1) >= 0 &&
+		    io_uring_peek_cqe(&u->ring, &cqe) == 0) {
+			res = cqe->res;
+			io_uring_cqe_seen(&u->ring, cqe);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return res == 0;
+}
+
 static unsigned cq_size(unsigned nports)
 {
 	unsigned want = 2 * URING_BUFS + nports + 64, cq = URING_SQ;
@@ -334,6 +369,7 @@ static int uring_setup(struct uring *u, unsigned index, unsigned nworkers)
 	if (!u->sends || !u->rearm)
 		return -ENOMEM;
 	u->recv_mh.msg_namelen = URING_NAME;
+	u->sendto = probe_sendto(u);
 	rc = buffers_setup(u);
 	if (rc < 0)
 		return rc;
@@ -380,7 +416,8 @@ int relay_uring_run(const struct pinhole_conf *conf, struct relay_table *t, unsi
 		uring_free(&u);
 		return nports;
 	}
-	LOG_INFO("relaying on %d port(s) with io_uring%s", nports,
+	LOG_INFO("relaying on %d port(s) with io_uring (%s)%s", nports,
+		 u.sendto ? "send" : "sendmsg",
 		 relay_control_fd() >= 0 ? ", serving relay.control" : "");
 	rc = serve(&u, stop);
 	uring_free(&u);
