@@ -17,7 +17,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -506,40 +511,59 @@ static void on_term(int sig)
 	worker_stop = 1;
 }
 
-static pid_t worker_start(void)
+enum worker_mode { W_URING, W_EPOLL, W_NO_URING };
+
+/* io_uring_setup fails with EPERM, as under a container's seccomp
+ * profile or kernel.io_uring_disabled = 2. */
+static void deny_io_uring(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		_exit(3);
+}
+
+static pid_t worker_start(enum worker_mode mode)
 {
 	struct sigaction sa = { .sa_handler = on_term };
 	pid_t pid;
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
+	if (mode == W_EPOLL)
+		setenv("PINHOLE_RELAY_EPOLL", "1", 1);
+	else
+		unsetenv("PINHOLE_RELAY_EPOLL");
 	pid = tap_fork();
-	if (pid == 0)
+	if (pid == 0) {
+		if (mode == W_NO_URING)
+			deny_io_uring();
 		_exit(relay_worker_run(&conf, 0, &worker_stop));
+	}
 	signal(SIGTERM, SIG_DFL);
 	return pid;
 }
 
-int main(void)
+/* Every test against a worker of one loop: io_uring (tried first), the
+ * epoll fallback PINHOLE_RELAY_EPOLL forces, or the fallback a worker
+ * takes by itself when io_uring is denied. Each later worker also shows
+ * the one before left nothing armed on the shared sockets. */
+static void run_worker(enum worker_mode mode)
 {
-	char err[256] = "";
+	static const char *const name[] = { "io_uring (or its fallback)", "epoll (forced)",
+					    "io_uring denied by seccomp" };
 	uint64_t packets0, bytes0;
 	pid_t worker;
 
-	log_set_level(LOG_LEVEL_WARN);
-	conf_defaults(&conf);
-	pick_ports();
-	snprintf(conf.relay.address, sizeof(conf.relay.address), "127.0.0.1");
-	conf.relay.port_min = base;
-	conf.relay.port_max = (uint16_t)(base + 4 * NQUADS - 1);
-	conf.relay.control[0] = '\0';
-	conf.workers.relay = 1;
-	if (!base || shm_create(16u << 20) < 0 || relay_init(&conf) < 0 ||
-	    relay_ports_open(&conf, err, sizeof(err)) < 0) {
-		OK(false, "relay set up: %s", err);
-		return tap_done();
-	}
-	worker = worker_start();
+	tap_diag("relay worker: %s", name[mode]);
+	worker = worker_start(mode);
 	usleep(100000);
 	packets0 = stat_get(STAT_RELAY_PACKETS);
 	bytes0 = stat_get(STAT_RELAY_BYTES);
@@ -555,6 +579,28 @@ int main(void)
 	test_counters(packets0, bytes0);
 	kill(worker, SIGTERM);
 	IS_INT(tap_child_status(worker), 0, "the worker stops on SIGTERM with status 0");
+}
+
+int main(void)
+{
+	char err[256] = "";
+
+	log_set_level(LOG_LEVEL_WARN);
+	conf_defaults(&conf);
+	pick_ports();
+	snprintf(conf.relay.address, sizeof(conf.relay.address), "127.0.0.1");
+	conf.relay.port_min = base;
+	conf.relay.port_max = (uint16_t)(base + 4 * NQUADS - 1);
+	conf.relay.control[0] = '\0';
+	conf.workers.relay = 1;
+	if (!base || shm_create(16u << 20) < 0 || relay_init(&conf) < 0 ||
+	    relay_ports_open(&conf, err, sizeof(err)) < 0) {
+		OK(false, "relay set up: %s", err);
+		return tap_done();
+	}
+	run_worker(W_URING);
+	run_worker(W_EPOLL);
+	run_worker(W_NO_URING);
 	relay_ports_close();
 	shm_detach();
 	return tap_done();
