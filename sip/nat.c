@@ -10,20 +10,48 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+/* Dotted-quad IPv4 as inet_pton takes it: four decimal octets up to 255,
+ * no leading zeros, nothing else. Runs on every request (Via, Contact),
+ * so it works on the slice in place. */
+static bool ipv4_parse(slice s, unsigned char out[4])
+{
+	unsigned octet = 0, val = 0, digits = 0;
+
+	for (uint32_t i = 0; i < s.len; i++) {
+		char c = s.p[i];
+
+		if (c >= '0' && c <= '9') {
+			if (digits && val == 0)
+				return false;
+			val = val * 10 + (unsigned)(c - '0');
+			if (val > 255)
+				return false;
+			digits++;
+		} else if (c == '.' && digits && octet < 3) {
+			out[octet++] = (unsigned char)val;
+			val = digits = 0;
+		} else {
+			return false;
+		}
+	}
+	if (!digits || octet != 3)
+		return false;
+	out[3] = (unsigned char)val;
+	return true;
+}
+
 /* Parses a textual address into binary; AF_INET / AF_INET6, or 0. */
 static int addr_parse(slice host, unsigned char out[16])
 {
 	char tmp[INET6_ADDRSTRLEN + 1];
 
-	if (host.len == 0 || host.len >= sizeof(tmp))
+	if (ipv4_parse(host, out))
+		return AF_INET;
+	if (host.len == 0 || host.len >= sizeof(tmp) || !memchr(host.p, ':', host.len))
 		return 0;
 	memcpy(tmp, host.p, host.len);
 	tmp[host.len] = '\0';
-	if (inet_pton(AF_INET, tmp, out) == 1)
-		return AF_INET;
-	if (inet_pton(AF_INET6, tmp, out) == 1)
-		return AF_INET6;
-	return 0;
+	return inet_pton(AF_INET6, tmp, out) == 1 ? AF_INET6 : 0;
 }
 
 static bool ipv4_is_private(const unsigned char a[4])

@@ -68,6 +68,21 @@ static void test_private_addresses(void)
 	OK(!sip_addr_is_private(SLICE_LIT("10.0.2.15.example.com")), "a name that starts like an IP is not");
 }
 
+/* The dotted quads inet_pton(AF_INET) refuses are not addresses either. */
+static void test_ipv4_syntax(void)
+{
+	OK(sip_addr_is_private(SLICE_LIT("10.255.0.0")), "255 and 0 octets");
+	OK(!sip_addr_is_private(SLICE_LIT("10.256.0.1")), "an octet above 255");
+	OK(!sip_addr_is_private(SLICE_LIT("10.0.02.15")), "a leading zero");
+	OK(!sip_addr_is_private(SLICE_LIT("10.0.2")), "three octets");
+	OK(!sip_addr_is_private(SLICE_LIT("10.0.2.15.")), "a trailing dot");
+	OK(!sip_addr_is_private(SLICE_LIT("10..2.15")), "an empty octet");
+	OK(!sip_addr_is_private(SLICE_LIT("10.0.2.15 ")), "a trailing space");
+	OK(!sip_addr_is_private(SLICE_LIT("10.0.2.1000000000015")), "a long octet");
+	OK(!sip_addr_is_private(SLICE_LIT("")), "empty");
+	OK(sip_addr_is_private(slice_make("10.0.2.15x", 9)), "only the slice counts");
+}
+
 static void test_addr_equals(void)
 {
 	struct sockaddr_in s = src4("203.0.113.2", 5060);
@@ -111,6 +126,7 @@ static void test_not_nated(void)
 int main(void)
 {
 	test_private_addresses();
+	test_ipv4_syntax();
 	test_addr_equals();
 	test_each_bit();
 	test_not_nated();
