@@ -668,6 +668,33 @@ static void test_contacts(void)
 	       "empty Contact parameters (badinv01)");
 }
 
+/* A Contact line parsed again gives the same list, and a new message in
+ * the same buffer, same length, other bytes, gives its own. */
+static void test_contacts_reparsed(void)
+{
+	static char buf[512];
+	struct sip_nameaddr c[4];
+	const char *why = NULL, *m1 = OPTIONS_WITH("Contact: <sip:a@192.0.2.1>;q=0.1\r\n"),
+		   *m2 = OPTIONS_WITH("Contact: <sip:b@192.0.2.2>;q=0.2\r\n");
+	unsigned n;
+	bool star;
+
+	strcpy(buf, m1);
+	parse_len(buf, strlen(buf), 0);
+	IS_INT(sip_msg_contacts(&msg, c, 4, &n, &star, &why), 0, "first parse");
+	IS_INT(sip_msg_contacts(&msg, c, 4, &n, &star, &why), 0, "second parse");
+	OK(n == 1 && slice_eq(c[0].uri.user, SLICE_LIT("a")) && c[0].q == 100,
+	   "the same contact again");
+	IS_INT(sip_msg_contacts(&msg, c, 0, &n, &star, &why), -E2BIG,
+	       "more contacts than room: the error, not the earlier list");
+	strcpy(buf, m2);
+	parse_len(buf, strlen(buf), 0);
+	IS_INT(sip_msg_contacts(&msg, c, 4, &n, &star, &why), 0, "new bytes, same place");
+	OK(n == 1 && slice_eq(c[0].uri.user, SLICE_LIT("b")) && c[0].q == 200,
+	   "the new message's contact");
+	OK(slice_eq(c[0].uri.host, SLICE_LIT("192.0.2.2")), "and its host");
+}
+
 struct tags {
 	char seen[64];
 	int stop_at;
@@ -795,6 +822,7 @@ int main(void)
 	test_accessors();
 	test_routes();
 	test_contacts();
+	test_contacts_reparsed();
 	test_option_tags();
 	test_expires();
 	test_check();
