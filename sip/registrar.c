@@ -465,13 +465,19 @@ static void contact_line(struct reg_ctx *rc, const struct loc_binding *b)
 		sbuf_adds(&s, ";reg-id=");
 		sbuf_add_uint(&s, b->reg_id);
 	}
-	if ((b->flags & LOC_F_NAT) &&
-	    inet_ntop(b->received.family, b->received.addr, ip, sizeof(ip))) {
-		bool v6 = b->received.family == AF_INET6;
-
-		sbuf_adds(&s, v6 ? ";received=\"sip:[" : ";received=\"sip:");
+	if ((b->flags & LOC_F_NAT) && b->received.family == AF_INET) {
+		sbuf_adds(&s, ";received=\"sip:");
+		for (int i = 0; i < 4; i++) {
+			sbuf_add_uint(&s, b->received.addr[i]);
+			sbuf_adds(&s, i < 3 ? "." : ":");
+		}
+		sbuf_add_uint(&s, b->received.port);
+		sbuf_adds(&s, "\"");
+	} else if ((b->flags & LOC_F_NAT) && b->received.family == AF_INET6 &&
+		   inet_ntop(AF_INET6, b->received.addr, ip, sizeof(ip))) {
+		sbuf_adds(&s, ";received=\"sip:[");
 		sbuf_adds(&s, ip);
-		sbuf_adds(&s, v6 ? "]:" : ":");
+		sbuf_adds(&s, "]:");
 		sbuf_add_uint(&s, b->received.port);
 		sbuf_adds(&s, "\"");
 	}
@@ -546,12 +552,15 @@ out:
 /* A retransmission of a REGISTER already applied (same Call-ID, CSeq and
  * branch as a stored binding) is answered with the current bindings
  * before authentication: its credentials' nonce-count was used already,
- * and nothing changes. */
+ * and nothing changes. Without authentication update() answers it the
+ * same way under its one lock, so this look-up is skipped. */
 static bool answer_retransmission(struct reg_ctx *rc)
 {
 	struct loc_handle h;
 	bool retrans = false;
 
+	if (!rc->conf->auth.reg)
+		return false;
 	loc_lock(slice_cstr(rc->aor), &h);
 	if (h.aor && check_order_locked(rc, &h, &retrans) == 0 && retrans) {
 		set_reply(rc, 200, NULL);
