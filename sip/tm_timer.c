@@ -112,22 +112,36 @@ static void fire(uint32_t idx, void *arg)
 
 /* Under a stripe's lock every live slot is on the wheel, except one a
  * process killed mid-change left behind: it is put back (or ended).
- * One stripe per run, so a pass over the table takes TM_STRIPES runs. */
-static void sweep_locked(uint32_t s, int64_t now)
-{
-	uint32_t per = tm_table()->per_stripe;
+ * One stripe per run, so a pass over the table takes TM_STRIPES runs.
+ * The scan ends once it has seen the stripe's used count of live slots:
+ * free slots are reused from the front, so the live ones gather there and
+ * an idle stripe costs nothing. Every TM_SWEEP_FULL-th pass looks at every
+ * slot, for a process that died between marking a slot live and counting
+ * it. */
+#define TM_SWEEP_FULL 8
 
-	for (uint32_t i = s * per; i < (s + 1) * per; i++) {
+static void sweep_locked(uint32_t s, int64_t now, bool full)
+{
+	const struct tm_stripe *st = tm_stripe_at(s);
+	uint32_t per = tm_table()->per_stripe, seen = 0;
+
+	for (uint32_t i = s * per; i < (s + 1) * per && (full || seen < st->used); i++) {
 		struct tm_slot *t = tm_slot_at(i);
 
-		if (t->live && !t->wbucket)
-			tm_settle_locked(i, now);
+		if (!t->live)
+			continue;
+		seen++;
+		if (t->wbucket)
+			continue;
+		tm_settle_locked(i, now);
+		if (!t->live)
+			seen--;     /* freed: no longer in used */
 	}
 }
 
 void tm_timer_run(const struct pinhole_conf *conf, int64_t now_ms)
 {
-	static uint32_t sweep_next;
+	static uint32_t sweep_next, passes;
 	struct fire_ctx fc = { .conf = conf, .now = now_ms };
 
 	if (!tm_table())
@@ -135,9 +149,11 @@ void tm_timer_run(const struct pinhole_conf *conf, int64_t now_ms)
 	for (uint32_t s = 0; s < TM_STRIPES; s++) {
 		tm_stripe_lock(s);
 		if (s == sweep_next)
-			sweep_locked(s, now_ms);
+			sweep_locked(s, now_ms, passes % TM_SWEEP_FULL == 0);
 		tm_wheel_advance_locked(s, now_ms, fire, &fc);
 		tm_stripe_unlock(s);
 	}
 	sweep_next = (sweep_next + 1) % TM_STRIPES;
+	if (sweep_next == 0)
+		passes++;
 }
