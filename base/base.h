@@ -125,4 +125,19 @@ const char *log_level_name(int level);
 /* target "stderr" or "syslog". */
 void log_set_target_syslog(bool syslog);
 
+/* ---- socket addresses (netaddr.c) ---------------------------------- */
+
+struct sockaddr;
+struct sockaddr_storage;
+
+/* The family (AF_INET, AF_INET6; 0 for any other), port (host order) and
+ * address bytes (4 or 16 used) of sa: the fixed-width form the shared
+ * tables keep instead of a sockaddr. */
+void netaddr_split(const struct sockaddr *sa, uint8_t *family, uint16_t *port,
+		   uint8_t addr[16]);
+/* The reverse: family AF_INET6 gives a sockaddr_in6, anything else a
+ * sockaddr_in; *len is the length to pass to sendto/connect. */
+void netaddr_join(uint8_t family, uint16_t port, const uint8_t addr[16],
+		  struct sockaddr_storage *ss, unsigned *len);
+
 #endif

@@ -24,19 +24,7 @@ struct rtpp_shape {
 void rtpp_addr_from_sockaddr(const struct sockaddr *sa, struct relay_addr *out)
 {
 	*out = (struct relay_addr){ 0 };
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		out->family = AF_INET;
-		out->port = ntohs(in->sin_port);
-		memcpy(out->addr, &in->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-		out->family = AF_INET6;
-		out->port = ntohs(in6->sin6_port);
-		memcpy(out->addr, &in6->sin6_addr, 16);
-	}
+	netaddr_split(sa, &out->family, &out->port, out->addr);
 }
 
 static bool is_sep(char c)

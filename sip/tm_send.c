@@ -64,41 +64,13 @@ bool tm_addr_reliable(const struct tm_addr *a)
 
 void tm_addr_to_sockaddr(const struct tm_addr *a, struct sockaddr_storage *ss, socklen_t *len)
 {
-	memset(ss, 0, sizeof(*ss));
-	if (a->family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(a->port);
-		memcpy(&s6->sin6_addr, a->addr, 16);
-		*len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(a->port);
-		memcpy(&s4->sin_addr, a->addr, 4);
-		*len = sizeof(*s4);
-	}
+	netaddr_join(a->family, a->port, a->addr, ss, len);
 }
 
 void tm_addr_from_sockaddr(const struct sockaddr *sa, uint8_t socket, struct tm_addr *out)
 {
-	memset(out, 0, sizeof(*out));
+	netaddr_split(sa, &out->family, &out->port, out->addr);
 	out->socket = socket;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		out->family = AF_INET;
-		out->port = ntohs(s4->sin_port);
-		memcpy(out->addr, &s4->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-		out->family = AF_INET6;
-		out->port = ntohs(s6->sin6_port);
-		memcpy(out->addr, &s6->sin6_addr, 16);
-	}
 }
 
 void tm_addr_from_loc(const struct loc_addr *la, uint8_t socket, struct tm_addr *out)
