@@ -2,16 +2,16 @@
  * worker.c — a relay worker process: forwards RTP/RTCP for the sessions
  * on its slices and serves the rtpproxy control socket.
  *
- * Worker i of a generation of N watches, with one level-triggered epoll
- * set, the inherited sockets of every slice s with s % N == i, plus the
- * control socket (every worker watches it, EPOLLEXCLUSIVE: one is
- * woken per command). A readable port gets one recvmmsg of at most RELAY_BATCH
- * datagrams per round, so a flood on one port costs the others at most
- * one batch of delay; the batch is checked against a lock-free copy of
- * the session's route (seqlock) and leaves in one sendmmsg from the other
- * leg's port. No allocation and no lock per packet: only latching takes
- * the session's stripe lock, once per leg and move. Counters are added
- * once per batch (session) and once per round (process).
+ * relay_worker_run tries the io_uring loop (worker_uring.c) and falls
+ * back, with a log line, to the epoll loop here when io_uring cannot be
+ * set up (old kernel, sysctl, seccomp) or PINHOLE_RELAY_EPOLL is set.
+ * Worker i of a generation of N watches the inherited sockets of every
+ * slice s with s % N == i, plus the control socket (EPOLLEXCLUSIVE: one
+ * worker is woken per command). A readable port gets one recvmmsg of at
+ * most RELAY_BATCH datagrams per round, so a flood on one port costs the
+ * others at most one batch of delay; the accepted ones (fwd.c) leave in
+ * one sendmmsg from the other leg's port. Counters are added once per
+ * batch (session) and once per round (process).
  */
 #include "fwd_int.h"
 
