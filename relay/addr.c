@@ -40,24 +40,12 @@ void relay_addr_from_sa(const struct sockaddr_storage *sa, struct relay_addr *ou
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
-	memset(out, 0, sizeof(*out));
-	if (sa->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		out->family = AF_INET;
-		out->port = ntohs(in->sin_port);
-		memcpy(out->addr, &in->sin_addr, 4);
-	} else if (sa->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-		out->port = ntohs(in6->sin6_port);
-		if (memcmp(&in6->sin6_addr, mapped, sizeof(mapped)) == 0) {
-			out->family = AF_INET;
-			memcpy(out->addr, (const uint8_t *)&in6->sin6_addr + 12, 4);
-		} else {
-			out->family = AF_INET6;
-			memcpy(out->addr, &in6->sin6_addr, 16);
-		}
+	*out = (struct relay_addr){ 0 };
+	netaddr_split((const struct sockaddr *)sa, &out->family, &out->port, out->addr);
+	if (out->family == AF_INET6 && memcmp(out->addr, mapped, sizeof(mapped)) == 0) {
+		out->family = AF_INET;   /* v4-mapped: the IPv4 form, so equal is equal */
+		memmove(out->addr, out->addr + 12, 4);
+		memset(out->addr + 4, 0, 12);
 	}
 }
 
