@@ -8,34 +8,14 @@ with E72 while the relay keeps serving, and the control counters. Two
 relay workers watch the control socket, so a retransmission may reach
 the worker that did not run the command: the reply cache is in shm."""
 import os
-import random
 import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from phtest import Server, Tap, free_port  # noqa: E402
+from phtest import Server, Tap, free_port, free_port_range  # noqa: E402
 
 NPORTS = 12          # three sessions of four ports (RTP+RTCP per leg)
-
-
-def port_range(n):
-    """A run of n free UDP ports, starting even, in 30000-39999."""
-    for _ in range(100):
-        base = random.randrange(30000, 39990 - n, 2)
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
 
 
 class Control:
@@ -132,8 +112,16 @@ def check_rtp(t, a, b, to_b, to_a, rng):
 
 
 def check_query_info(t, c, call):
-    q = c.cmd("Q %s fa;1 tb;1" % call)
-    f = (q or "").split()
+    # a relay worker counts a packet when its send completes, which it
+    # learns at its next round (up to 2 ms after the packet left)
+    deadline = time.time() + 1
+    while True:
+        q = c.cmd("Q %s fa;1 tb;1" % call)
+        f = (q or "").split()
+        done = len(f) == 5 and all(x.isdigit() for x in f) and int(f[3]) >= 10
+        if done or time.time() > deadline:
+            break
+        time.sleep(0.01)
     t.ok(len(f) == 5 and all(x.isdigit() for x in f), "Q: five numbers", q)
     if len(f) == 5:
         t.ok(50 <= int(f[0]) <= 60, "Q: ttl within relay.timeout", q)
@@ -234,7 +222,7 @@ def check_counters(t, srv, commands_before):
 
 def main():
     t = Tap()
-    base = port_range(NPORTS)
+    base = free_port_range(NPORTS)
     ctl_port = free_port()
     extra = ('relay = { mode = "never"; address = "127.0.0.1"; ports = [ %d, %d ]; '
              'timeout = 60; control = "udp:127.0.0.1:%d"; };' % (base, base + NPORTS - 1, ctl_port))

@@ -18,7 +18,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from phtest import Server, Tap, free_port, options_msg, recv_response, status_of, wait_for  # noqa: E402
+from phtest import (Server, Tap, free_port, free_port_range, options_msg, recv_response,  # noqa: E402
+                    status_of, wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KAMAILIO = os.environ.get("KAMAILIO", "/usr/sbin/kamailio")
@@ -88,26 +89,6 @@ failure_route[FAILED] {
 	rtpproxy_destroy();
 }
 """
-
-
-def port_range(n):
-    """A run of n free UDP ports starting even, in 30000-39999."""
-    import random
-    for _ in range(100):
-        base = random.randrange(30000, 39990 - n, 2)
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
 
 
 def missing():
@@ -272,7 +253,7 @@ def main():
         t.skip("Kamailio drives pinhole's relay", why)
         t.done()
     tmp = tempfile.mkdtemp(prefix="pinhole-kam-")
-    base = port_range(NPORTS)
+    base = free_port_range(NPORTS)
     ctl = free_port()
     extra = ('relay = { mode = "never"; address = "127.0.0.1"; ports = [ %d, %d ]; '
              'timeout = 60; control = "udp:127.0.0.1:%d"; };' % (base, base + NPORTS - 1, ctl))

@@ -54,6 +54,26 @@ class Tap:
         sys.exit(1 if self.failed else 0)
 
 
+def free_port_range(n):
+    """A run of n free UDP ports on 127.0.0.1 starting even, in 30000-39999
+    (relay.ports for a test's relay)."""
+    for _ in range(100):
+        base = random.randrange(30000, 39990 - n, 2)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
 def free_port(kind=socket.SOCK_DGRAM):
     """A port free for both UDP and TCP on 127.0.0.1."""
     for _ in range(200):
