@@ -149,7 +149,7 @@ void tm_timer_run(const struct pinhole_conf *conf, int64_t now_ms)
 	for (uint32_t s = 0; s < TM_STRIPES; s++) {
 		tm_stripe_lock(s);
 		if (s == sweep_next)
-			sweep_locked(s, now_ms, passes % TM_SWEEP_FULL == 0);
+			sweep_locked(s, now_ms, passes % TM_SWEEP_FULL == TM_SWEEP_FULL - 1);
 		tm_wheel_advance_locked(s, now_ms, fire, &fc);
 		tm_stripe_unlock(s);
 	}

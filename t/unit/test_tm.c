@@ -665,6 +665,33 @@ static void test_orphans_swept(void)
 	IS_INT(tm_active_count(), active, "which its guard then ends");
 }
 
+/* A process killed between marking a slot live and counting it leaves
+ * a slot the stripe's used count misses: the sweep's periodic full pass
+ * (every 8th pass over the table) still finds it. */
+static void test_uncounted_orphan_swept(void)
+{
+	uint32_t a;
+	uint64_t active;
+	unsigned runs = 0;
+
+	settle_all();
+	active = tm_active_count();
+	tm_stripe_lock(9);
+	tm_slot_alloc_locked(9, &a);
+	tm_stripe_at(9)->used--;
+	tm_stripe_unlock(9);
+	while (tm_slot_at(a)->live && runs < 9 * TM_STRIPES) {
+		tick(50);
+		runs++;
+	}
+	OK(!tm_slot_at(a)->live, "the uncounted slot is ended");
+	OK(runs > TM_STRIPES, "by a full pass, not by the first one");
+	tm_stripe_lock(9);
+	tm_stripe_at(9)->used++;
+	tm_stripe_unlock(9);
+	IS_INT(tm_active_count(), active, "nothing else left");
+}
+
 static void test_table_full(void)
 {
 	static struct sip_msg m;
@@ -736,6 +763,7 @@ int main(void)
 	test_loop();
 	test_unmatched();
 	test_orphans_swept();
+	test_uncounted_orphan_swept();
 	test_table_full();
 	shm_detach();
 	return tap_done();
