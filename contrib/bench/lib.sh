@@ -35,7 +35,11 @@ bench_cleanup() {
 		bench_stop "$pid"
 	done
 	BENCH_PIDS=()
-	[ -n "$BENCH_TMP" ] && rm -rf "$BENCH_TMP"
+	if [ -n "$BENCH_TMP" ] && [ -n "${BENCH_KEEP-}" ]; then
+		echo "logs and configs kept in $BENCH_TMP (BENCH_KEEP)" >&2
+	elif [ -n "$BENCH_TMP" ]; then
+		rm -rf "$BENCH_TMP"
+	fi
 	BENCH_TMP=""
 }
 
