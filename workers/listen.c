@@ -62,12 +62,16 @@ static int open_one(const struct conf_listen *l, int *fdp, char *errbuf, size_t 
 	}
 	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0)
 		goto fail;
+	/* Listening from the start: a connection that comes before a stream
+	 * worker is up (startup, respawn) waits in the backlog, not refused. */
+	if (type == SOCK_STREAM && listen(fd, 4096) < 0)
+		goto fail;
 	*fdp = fd;
 	return 0;
 fail:
 	err = errno;
 	snprintf(errbuf, errlen, "listen %s:%s:%u: %s: %s", conf_proto_name(l->proto),
-		 l->address, l->port, fd < 0 ? "socket" : "bind", strerror(err));
+		 l->address, l->port, fd < 0 ? "socket" : "bind/listen", strerror(err));
 	if (fd >= 0)
 		close(fd);
 	return -err;

@@ -1,8 +1,8 @@
 /*
  * stream.c — the TCP and TLS worker loop.
  *
- * Every stream worker of a listen entry calls listen() on the inherited
- * socket and waits in epoll on it, on its channel (stream_chan.c) and on
+ * Every stream worker of a listen entry waits in epoll on the inherited
+ * listening socket (the master listens before forking), on its channel (stream_chan.c) and on
  * the connections it owns (stream_conn.c). Every worker is woken for a new
  * connection and the quickest takes a few (not EPOLLEXCLUSIVE, which
  * hands them all to the first idle worker): new connections spread over
@@ -97,10 +97,6 @@ static int worker_init(struct stream_worker *w, const struct worker_args *wa)
 		return -ENOMEM;
 	if (conn_sweep_slot((uint16_t)w->slot, (int32_t)getpid()))
 		LOG_INFO("connections of this slot's previous process removed");
-	if (listen(w->listen_fd, 4096) < 0) {
-		LOG_ERR("listen: %s", strerror(errno));
-		return -errno;
-	}
 	fcntl(w->listen_fd, F_SETFL, fcntl(w->listen_fd, F_GETFL) | O_NONBLOCK);
 	w->chan_fd = chan_bind(w->slot);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -21,7 +21,7 @@ struct listen_set {
 };
 
 /* Binds every conf->listen entry (UDP: bound datagram sockets; TCP/TLS:
- * bound stream sockets, listen() is left to their workers). On failure
+ * bound stream sockets already listening). On failure
  * errbuf names the entry and the failing call; every fd opened is closed. */
 int listen_open_all(const struct pinhole_conf *conf, struct listen_set *ls,
 		    char *errbuf, size_t errlen);
