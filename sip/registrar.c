@@ -281,23 +281,8 @@ static bool collect_path(struct reg_ctx *rc)
 
 static void fill_received(const struct sip_source *src, struct loc_addr *a)
 {
-	const struct sockaddr *sa = src->addr;
-
-	memset(a, 0, sizeof(*a));
+	netaddr_split(src->addr, &a->family, &a->port, a->addr);
 	a->proto = src->proto;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-
-		a->family = AF_INET;
-		a->port = ntohs(sin->sin_port);
-		memcpy(a->addr, &sin->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-
-		a->family = AF_INET6;
-		a->port = ntohs(sin6->sin6_port);
-		memcpy(a->addr, &sin6->sin6_addr, 16);
-	}
 }
 
 static void binding_from(struct reg_ctx *rc, const struct sip_nameaddr *c,
