@@ -8,6 +8,7 @@
  * the names and no chain of branches to mispredict. Pure, any process.
  */
 #include "sip.h"
+#include "scan.h"
 
 static const char *const hdr_names[SIP_H_COUNT] = {
 	[SIP_H_OTHER] = "",
@@ -112,30 +113,6 @@ static const struct {
 	LONG("proxy-authorization", 'p', 'n', SIP_H_PROXY_AUTHORIZATION),
 };
 
-static inline uint64_t load8(const char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static inline uint64_t load4(const char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static inline uint64_t load2(const char *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return v;
-}
-
 /*
  * Whether the bytes at p equal the lower-case name bytes lc ignoring ASCII
  * case, one word at a time: OR-ing 0x20 into p where lc has a letter (bit
@@ -145,23 +122,16 @@ static inline uint64_t load2(const char *p)
  */
 static inline bool eq8(const char *p, const char *lc)
 {
-	uint64_t l = load8(lc);
+	uint64_t l = scan_load8(lc);
 
-	return (load8(p) | ((l >> 1) & 0x2020202020202020ull)) == l;
-}
-
-static inline bool eq4(const char *p, const char *lc)
-{
-	uint64_t l = load4(lc);
-
-	return (load4(p) | ((l >> 1) & 0x20202020u)) == l;
+	return (scan_load8(p) | ((l >> 1) & 0x2020202020202020ull)) == l;
 }
 
 static inline bool eq2(const char *p, const char *lc)
 {
-	uint64_t l = load2(lc);
+	uint16_t l = scan_load2(lc);
 
-	return (load2(p) | ((l >> 1) & 0x2020u)) == l;
+	return (uint16_t)(scan_load2(p) | ((l >> 1) & 0x2020u)) == l;
 }
 
 /* Whether the n bytes at p (2 <= n < 24) equal the lower-case lc ignoring
@@ -173,7 +143,7 @@ static bool name_eq(const char *p, const char *lc, unsigned n)
 		return eq8(p, lc) && (n <= 16 || eq8(p + 8, lc + 8)) &&
 		       eq8(p + n - 8, lc + n - 8);
 	if (n >= 4)
-		return eq4(p, lc) && eq4(p + n - 4, lc + n - 4);
+		return scan_caseeq4(p, lc) && scan_caseeq4(p + n - 4, lc + n - 4);
 	return eq2(p, lc) && eq2(p + n - 2, lc + n - 2);
 }
 

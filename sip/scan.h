@@ -79,6 +79,14 @@ static inline void scan_zero(void *p, size_t n)
 }
 
 /* Unaligned native-order loads for word-wise compares. */
+static inline uint16_t scan_load2(const char *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return v;
+}
+
 static inline uint32_t scan_load4(const char *p)
 {
 	uint32_t v;
