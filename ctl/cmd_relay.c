@@ -33,18 +33,21 @@ static void addr_text(const struct relay_addr *a, char *buf, size_t cap)
 	buf[0] = '\0';
 	if ((a->family == AF_INET || a->family == AF_INET6) &&
 	    inet_ntop(a->family, a->addr, ip, sizeof(ip)))
-		snprintf(buf, cap, a->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, a->port);
+		snprintf(buf, cap, !a->port ? "%s" : a->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+			 ip, a->port);
 }
 
 static json_t *leg_row(const struct relay_info *s, unsigned leg, int64_t now_ms)
 {
 	const struct relay_leg_info *l = &s->leg[leg];
-	char sdp[64], latched[64], rtcp[64];
+	char sdp[64], latched[64], rtcp[64], host[64];
 
 	addr_text(&l->sdp, sdp, sizeof(sdp));
 	addr_text(&l->latched, latched, sizeof(latched));
 	addr_text(&l->latched_rtcp, rtcp, sizeof(rtcp));
-	return json_pack("{s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+	addr_text(&l->host, host, sizeof(host));
+	return json_pack("{s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I,"
+			 " s:I}",
 			 "call_id", s->call_id,
 			 "media", (json_int_t)s->media,
 			 "leg", (json_int_t)leg,
@@ -53,6 +56,8 @@ static json_t *leg_row(const struct relay_info *s, unsigned leg, int64_t now_ms)
 			 "sdp", sdp,
 			 "latched", latched,
 			 "latched_rtcp", rtcp,
+			 "provisional", (int)l->provisional,
+			 "host", host,
 			 "packets", (json_int_t)l->packets,
 			 "bytes", (json_int_t)l->bytes,
 			 "dropped", (json_int_t)l->dropped,

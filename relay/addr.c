@@ -19,6 +19,11 @@ bool relay_addr_eq(const struct relay_addr *a, const struct relay_addr *b)
 	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
 }
 
+bool relay_addr_same_host(const struct relay_addr *a, const struct relay_addr *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
 bool relay_addr_usable(const struct relay_addr *a)
 {
 	static const uint8_t zero[16];
@@ -36,12 +41,12 @@ struct relay_addr relay_addr_port(const struct relay_addr *a, int delta)
 	return r;
 }
 
-void relay_addr_from_sa(const struct sockaddr_storage *sa, struct relay_addr *out)
+void relay_addr_from_sa(const struct sockaddr *sa, struct relay_addr *out)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	*out = (struct relay_addr){ 0 };
-	netaddr_split((const struct sockaddr *)sa, &out->family, &out->port, out->addr);
+	netaddr_split(sa, &out->family, &out->port, out->addr);
 	if (out->family == AF_INET6 && memcmp(out->addr, mapped, sizeof(mapped)) == 0) {
 		out->family = AF_INET;   /* v4-mapped: the IPv4 form, so equal is equal */
 		memmove(out->addr, out->addr + 12, 4);

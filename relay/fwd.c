@@ -45,7 +45,7 @@ bool relay_fwd_accept(struct relay_fwd_round *r, struct relay_fwd *b,
 	struct relay_addr a;
 	enum relay_verdict v;
 
-	relay_addr_from_sa(src, &a);
+	relay_addr_from_sa((const struct sockaddr *)src, &a);
 	v = relay_latch_verdict(&b->rt.leg[b->leg], b->rtcp, &a, r->now);
 	if (v == RELAY_V_LATCH) {
 		uint32_t gen = b->rt.gen;

@@ -9,32 +9,46 @@
  * SDP address: re-INVITE), a window of RELAY_RELATCH_MS opens in which one
  * new source may take over, but never the address latched before the move:
  * stale packets still in flight from the old address cannot take the
- * stream back (the classic re-INVITE one-way-audio bug). A first latch on
- * a source other than the SDP address opens a window too, in which only
- * the SDP address itself may take over: a party that is not behind a NAT
- * wins back its leg from anyone who sprayed the port before it spoke.
- * RTP and RTCP latch separately.
+ * stream back (the classic re-INVITE one-way-audio bug). A latch on a
+ * source that is not the party's own is provisional: the party itself
+ * takes the leg over whenever its media shows, from its SDP address (not
+ * behind a NAT) or from the host its signalling came from (behind a NAT:
+ * the NAT's public address, any port), though never from the stale
+ * address. So whoever sprays a relay port before the party speaks (the
+ * port is known from the moment the offer leaves; the party may ring for
+ * a minute) holds the leg only until the party's first packet; once the
+ * party holds it, nobody else takes it. RTP and RTCP latch separately.
  *
  * Pure functions on a route copy, except relay_latch, which a relay worker
  * calls (rarely: once per leg and move) under the session's stripe lock.
  */
 #include "relay_int.h"
 
+/* src is the party of the leg itself: its SDP address (port + rtcp) or
+ * its signalling host. */
+static bool is_party(const struct relay_route_leg *leg, unsigned rtcp,
+		     const struct relay_addr *src)
+{
+	struct relay_addr sdp = relay_addr_port(&leg->sdp, (int)rtcp);
+
+	return (relay_addr_usable(&leg->sdp) && relay_addr_eq(&sdp, src)) ||
+	       (leg->from.family && relay_addr_same_host(&leg->from, src));
+}
+
 enum relay_verdict relay_latch_verdict(const struct relay_route_leg *leg, unsigned rtcp,
 				       const struct relay_addr *src, int64_t now_ms)
 {
 	const struct relay_addr *l = &leg->latched[rtcp];
-	struct relay_addr sdp = relay_addr_port(&leg->sdp, (int)rtcp);
 
 	if (!l->family)
 		return RELAY_V_LATCH;
 	if (relay_addr_eq(l, src))
 		return RELAY_V_FORWARD;
-	if (now_ms >= leg->relatch_until_ms)
+	if (relay_addr_eq(&leg->stale[rtcp], src))
 		return RELAY_V_DROP;
-	if (leg->relatch[rtcp] == RELAY_RELATCH_ANY && !relay_addr_eq(&leg->stale[rtcp], src))
+	if (leg->relatch[rtcp] == RELAY_RELATCH_PARTY && is_party(leg, rtcp, src))
 		return RELAY_V_LATCH;
-	if (leg->relatch[rtcp] == RELAY_RELATCH_SDP && relay_addr_eq(&sdp, src))
+	if (leg->relatch[rtcp] == RELAY_RELATCH_ANY && now_ms < leg->relatch_until_ms)
 		return RELAY_V_LATCH;
 	return RELAY_V_DROP;
 }
@@ -78,6 +92,14 @@ static void open_window(struct relay_route_leg *leg, const struct relay_addr *ol
 		leg->relatch_until_ms = now_ms + RELAY_RELATCH_MS;
 }
 
+void relay_leg_from(struct relay_route_leg *leg, const struct relay_addr *from)
+{
+	if (from->family != AF_INET && from->family != AF_INET6)
+		return;
+	leg->from = *from;
+	leg->from.port = 0;
+}
+
 void relay_leg_signal(struct relay_route_leg *leg, const struct relay_addr *addr,
 		      uint32_t flags, int64_t now_ms)
 {
@@ -90,21 +112,13 @@ void relay_leg_signal(struct relay_route_leg *leg, const struct relay_addr *addr
 	open_window(leg, &old, now_ms);
 }
 
-/* A first latch elsewhere than the SDP address leaves that address one
- * chance to take over; any other latch uses up the window's chance. */
+/* A latch uses up a move's window; one on a source that is not the
+ * party's own stays provisional (the party may take it over). */
 static void latch_locked(struct relay_route_leg *l, unsigned rtcp,
-			 const struct relay_addr *src, int64_t now_ms)
+			 const struct relay_addr *src)
 {
-	struct relay_addr sdp = relay_addr_port(&l->sdp, (int)rtcp);
-	bool first = !l->latched[rtcp].family;
-
 	l->latched[rtcp] = *src;
-	l->relatch[rtcp] = RELAY_RELATCH_NONE;
-	if (first && relay_addr_usable(&l->sdp) && !relay_addr_eq(&sdp, src)) {
-		l->relatch[rtcp] = RELAY_RELATCH_SDP;
-		if (l->relatch_until_ms < now_ms + RELAY_RELATCH_MS)
-			l->relatch_until_ms = now_ms + RELAY_RELATCH_MS;
-	}
+	l->relatch[rtcp] = is_party(l, rtcp, src) ? RELAY_RELATCH_NONE : RELAY_RELATCH_PARTY;
 }
 
 bool relay_latch(struct relay_table *t, uint32_t q, uint32_t gen, unsigned leg,
@@ -122,7 +136,7 @@ bool relay_latch(struct relay_table *t, uint32_t q, uint32_t gen, unsigned leg,
 		v = relay_latch_verdict(l, rtcp, src, now_ms);
 	if (v == RELAY_V_LATCH) {
 		w = relay_route_write_begin(s);
-		latch_locked(l, rtcp, src, now_ms);
+		latch_locked(l, rtcp, src);
 		relay_route_write_end(s, w);
 		stat_add(STAT_RELAY_LATCHES, 1);
 	}

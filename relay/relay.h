@@ -28,6 +28,11 @@ struct relay_addr {
 	uint8_t addr[16];
 };
 
+struct sockaddr;
+/* The relay_addr of a socket address; v4-mapped IPv6 reads as IPv4 (so
+ * equal hosts are equal bytes); family 0 for other families. */
+void relay_addr_from_sa(const struct sockaddr *sa, struct relay_addr *out);
+
 enum relay_flags {
 	RELAY_F_CREATE = 1,        /* create the session when absent (an offer) */
 	RELAY_F_NO_RECV = 2,       /* the party does not want media now:
@@ -45,6 +50,10 @@ struct relay_req {
 	unsigned media;            /* index of the m= line, 0-based */
 	struct relay_addr addr;    /* where that party says it receives RTP
 	                              (SDP c=/m=); the first guess before latching */
+	struct relay_addr from;    /* where the party's signalling came from (the
+	                              port is ignored): its media from that host
+	                              takes back a leg latched first elsewhere;
+	                              family 0: not known (rtpproxy protocol) */
 	uint32_t flags;            /* enum relay_flags */
 };
 
@@ -56,6 +65,7 @@ struct relay_req {
  * RELAY_F_CREATE), -ENOSPC (no free ports: the caller answers 503 / E-code),
  * -ENOMEM (shm), -EINVAL (bad request), -ENODEV (no relay: workers.relay
  * was 0 at start).
+ * A usable r->from is kept as the leg's signalling host.
  * The session is the call's (call_id, media) one with a leg tagged r->tag
  * (the other leg's tag equal to other_tag, or not known yet); else, for an
  * answer, the one whose other leg carries other_tag: r's leg takes r->tag
@@ -88,6 +98,11 @@ struct relay_leg_info {
 	struct relay_addr sdp;     /* address from signalling */
 	struct relay_addr latched; /* real source of RTP, family 0 = not yet */
 	struct relay_addr latched_rtcp;
+	struct relay_addr host;    /* the party's signalling host (port 0),
+	                              family 0 = not known */
+	bool provisional;          /* RTP latched on a source that is neither
+	                              the SDP address nor the host: the
+	                              party's own media will take it over */
 	uint64_t packets, bytes;   /* received on this leg (from its party) */
 	uint64_t dropped;
 };

@@ -22,11 +22,13 @@
 
 enum { RELAY_S_FREE = 0, RELAY_S_LIVE = 1 };
 
-/* What the re-latch window still allows (relay_route_leg.relatch). */
+/* Who may still take a latched source over (relay_route_leg.relatch). */
 enum { RELAY_RELATCH_NONE = 0,
-       RELAY_RELATCH_ANY = 1,   /* one new source, not the stale one (a move) */
-       RELAY_RELATCH_SDP = 2 }; /* the SDP address only (after a first latch
-                                   on another source) */
+       RELAY_RELATCH_ANY = 1,   /* one new source, not the stale one, until
+                                   relatch_until_ms (a signalled move) */
+       RELAY_RELATCH_PARTY = 2 }; /* the party itself, at any time: its SDP
+                                   address or its signalling host (the
+                                   latch came from neither) */
 
 /* What the forwarding path needs of one leg. latched/stale/relatch are
  * indexed by 0 = RTP, 1 = RTCP. */
@@ -35,20 +37,22 @@ struct relay_route_leg {
 	struct relay_addr latched[2];   /* real source, family 0 = not yet */
 	struct relay_addr stale[2];     /* latched before the last move: may
 	                                   not win the re-latch window */
+	struct relay_addr from;         /* the party's signalling host (port
+	                                   0); family 0 = not known */
 	int64_t relatch_until_ms;       /* CLOCK_REALTIME end of the window */
 	uint32_t flags;                 /* RELAY_F_NO_RECV | RELAY_F_NO_SEND */
 	uint8_t relatch[2];             /* RELAY_RELATCH_*: what may still
 	                                   re-latch in the window */
 	uint8_t pad[2];
 };
-_Static_assert(sizeof(struct relay_route_leg) == 120, "relay_route_leg layout");
+_Static_assert(sizeof(struct relay_route_leg) == 136, "relay_route_leg layout");
 
 struct relay_route {
 	uint32_t state;                 /* RELAY_S_* */
 	uint32_t gen;                   /* bumped at every allocation */
 	struct relay_route_leg leg[2];
 };
-_Static_assert(sizeof(struct relay_route) == 248, "relay_route layout");
+_Static_assert(sizeof(struct relay_route) == 280, "relay_route layout");
 
 struct relay_leg_stats {
 	uint64_t packets, bytes, dropped;   /* relaxed atomics */
@@ -71,7 +75,7 @@ struct relay_slot {
 	char call_id[RELAY_MAX_CALL_ID + 1];
 	char tag[2][RELAY_MAX_TAG + 1];
 };
-_Static_assert(sizeof(struct relay_slot) == 864, "relay_slot layout");
+_Static_assert(sizeof(struct relay_slot) == 896, "relay_slot layout");
 
 struct relay_slice {
 	struct shm_lock lock;
@@ -118,12 +122,14 @@ static inline struct shm_lock *relay_stripe(const struct relay_table *t, uint32_
 bool relay_addr_eq(const struct relay_addr *a, const struct relay_addr *b);
 /* Family known, port and address not zero (c=0.0.0.0 means hold). */
 bool relay_addr_usable(const struct relay_addr *a);
+/* Same family and address bytes, whatever the ports. */
+bool relay_addr_same_host(const struct relay_addr *a, const struct relay_addr *b);
 /* A copy with the port moved by delta (RTCP = RTP + 1). */
 struct relay_addr relay_addr_port(const struct relay_addr *a, int delta);
-/* Socket address <-> relay_addr; v4-mapped IPv6 reads as IPv4. For an
- * AF_INET6 socket an IPv4 destination is written v4-mapped. -EAFNOSUPPORT
+/* relay_addr -> socket address (relay_addr_from_sa in relay.h is the way
+ * back). For an AF_INET6 socket an IPv4 destination is written v4-mapped.
+ * -EAFNOSUPPORT
  * when the family cannot be reached from a socket of sock_family. */
-void relay_addr_from_sa(const struct sockaddr_storage *sa, struct relay_addr *out);
 int relay_addr_to_sa(const struct relay_addr *a, int sock_family,
 		     struct sockaddr_storage *sa, socklen_t *len);
 /* "1.2.3.4:5" or "[::1]:5"; "" for family 0. */
@@ -163,6 +169,9 @@ bool relay_destination(const struct relay_route_leg *leg, unsigned rtcp,
  * stripe lock and seqlock: a move of a latched leg opens the window. */
 void relay_leg_signal(struct relay_route_leg *leg, const struct relay_addr *addr,
 		      uint32_t flags, int64_t now_ms);
+/* The party's signalling host for a leg (relay_update), same locks; an
+ * unusable address keeps the one known. */
+void relay_leg_from(struct relay_route_leg *leg, const struct relay_addr *from);
 /* The relay worker latches src for slot q's leg: under the stripe lock,
  * if the slot still holds generation gen and the rule still says so.
  * true when latched. */

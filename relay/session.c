@@ -195,6 +195,7 @@ int relay_update(const struct relay_req *r, struct relay_addr *local)
 		set_tag(s, 1 - m.leg, r->other_tag);
 	w = relay_route_write_begin(s);
 	relay_leg_signal(&s->route.leg[m.leg], &r->addr, r->flags, now);
+	relay_leg_from(&s->route.leg[m.leg], &r->from);
 	relay_route_write_end(s, w);
 	__atomic_store_n(&s->updated_ms, now, __ATOMIC_RELAXED);
 	*local = t->local;
@@ -258,6 +259,8 @@ static void leg_info(const struct relay_table *t, const struct relay_slot *s, ui
 	li->sdp = rl->sdp;
 	li->latched = rl->latched[0];
 	li->latched_rtcp = rl->latched[1];
+	li->host = rl->from;
+	li->provisional = rl->relatch[0] == RELAY_RELATCH_PARTY;
 	li->packets = __atomic_load_n(&s->st[leg].packets, __ATOMIC_RELAXED);
 	li->bytes = __atomic_load_n(&s->st[leg].bytes, __ATOMIC_RELAXED);
 	li->dropped = __atomic_load_n(&s->st[leg].dropped, __ATOMIC_RELAXED);

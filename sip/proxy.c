@@ -380,8 +380,9 @@ static void fwd_init(const struct proxy_ctx *pc, struct proxy_fwd *f)
  * relay has no room. */
 static bool media(struct proxy_ctx *pc, struct proxy_media *pm, unsigned i, char *buf)
 {
-	int rc = proxy_media_request(pm, pc->conf, pc->msg, pc->src->nat || pc->pb[i].nat, buf,
-				     BRANCH_CAP, &pc->tgt[i].req_len);
+	int rc = proxy_media_request(pm, pc->conf, pc->msg, pc->src->addr,
+				     pc->src->nat || pc->pb[i].nat, buf, BRANCH_CAP,
+				     &pc->tgt[i].req_len);
 
 	if (rc < 0)
 		reply(pc, 503, proxy_media_reason(rc), NULL);
@@ -444,7 +445,8 @@ static void forward_ack(struct proxy_ctx *pc)
 	fwd_init(pc, &f);
 	proxy_media_init(&pm);
 	if (proxy_build_request(&f, &pc->pb[0], buf, sizeof(buf), &len) < 0 ||
-	    proxy_media_request(&pm, pc->conf, pc->msg, true, buf, sizeof(buf), &len) < 0 ||
+	    proxy_media_request(&pm, pc->conf, pc->msg, pc->src->addr, true, buf, sizeof(buf),
+				&len) < 0 ||
 	    tm_send(&pc->tgt[0].dst, buf, len) < 0) {
 		STAT_INC(CORE_DROP_REQUESTS);
 		return;

@@ -59,8 +59,9 @@ static slice relay_sdp_addr(const struct pinhole_conf *conf, bool *v6)
 /* Every live stream of m's SDP to the relay for the party of tag, and the
  * body rewritten into body_buf. 0, or relay_update's error, -EINVAL for
  * an SDP that does not parse, -E2BIG when the result does not fit. */
-static int rewrite_body(const struct pinhole_conf *conf, const struct sip_msg *m, slice tag,
-			slice other, uint32_t flags, slice *body)
+static int rewrite_body(const struct pinhole_conf *conf, const struct sip_msg *m,
+			const struct sockaddr *from, slice tag, slice other, uint32_t flags,
+			slice *body)
 {
 	struct sdp_relay r = { .port = { 0 } };
 	struct relay_addr local;
@@ -72,6 +73,8 @@ static int rewrite_body(const struct pinhole_conf *conf, const struct sip_msg *m
 	for (unsigned i = 0; i < sdp.nmedia; i++) {
 		struct relay_req rq = { .call_id = m->call_id, .tag = tag, .other_tag = other,
 					.media = i, .flags = flags };
+
+		relay_addr_from_sa(from, &rq.from);
 		struct sdp_party p;
 		int rc;
 
@@ -118,7 +121,7 @@ static int replace_body(char *out, size_t cap, size_t *len, slice body)
 /* Looks at msg once per request: its SDP (an offer, or an ACK's answer)
  * to the relay, the new body kept in pm. */
 static int prepare(struct proxy_media *pm, const struct pinhole_conf *conf,
-		   const struct sip_msg *msg)
+		   const struct sip_msg *msg, const struct sockaddr *from)
 {
 	int rc;
 
@@ -127,7 +130,7 @@ static int prepare(struct proxy_media *pm, const struct pinhole_conf *conf,
 	     msg->method_id != SIP_M_ACK) || !is_sdp(msg) || sdp_has_relay_marker(msg->body))
 		return 0;
 	pm->offer = msg->method_id != SIP_M_ACK;
-	rc = rewrite_body(conf, msg, msg->from.tag, msg->to.tag,
+	rc = rewrite_body(conf, msg, from, msg->from.tag, msg->to.tag,
 			  pm->offer ? RELAY_F_CREATE : 0, &pm->body);
 	if (rc == -ENOSPC || rc == -ENOMEM)
 		return rc;
@@ -140,14 +143,15 @@ static int prepare(struct proxy_media *pm, const struct pinhole_conf *conf,
 }
 
 int proxy_media_request(struct proxy_media *pm, const struct pinhole_conf *conf,
-			const struct sip_msg *msg, bool nat, char *out, size_t cap, size_t *len)
+			const struct sip_msg *msg, const struct sockaddr *from, bool nat, char *out,
+			size_t cap, size_t *len)
 {
 	int rc;
 
 	if (!relay_on(conf) || (conf->relay.mode == CONF_RELAY_NAT && !nat))
 		return 0;
 	if (pm->state == 0) {
-		rc = prepare(pm, conf, msg);
+		rc = prepare(pm, conf, msg, from);
 		if (rc < 0)
 			return rc;
 	}
@@ -220,7 +224,7 @@ static int response_flags(const struct pinhole_conf *conf, const struct tm_slot 
 
 void proxy_media_response_locked(const struct pinhole_conf *conf, const struct tm_slot *t,
 				 const struct tm_branch *b, const struct sip_msg *resp,
-				 char *out, size_t cap, size_t *len)
+				 const struct sockaddr *src, char *out, size_t cap, size_t *len)
 {
 	slice body;
 	int flags, rc;
@@ -232,7 +236,7 @@ void proxy_media_response_locked(const struct pinhole_conf *conf, const struct t
 	flags = response_flags(conf, t, b);
 	if (flags < 0)
 		return;
-	rc = rewrite_body(conf, resp, resp->to.tag, resp->from.tag, (uint32_t)flags, &body);
+	rc = rewrite_body(conf, resp, src, resp->to.tag, resp->from.tag, (uint32_t)flags, &body);
 	if (rc == 0)
 		rc = replace_body(out, cap, len, body);
 	if (rc < 0 && rc != -ENOENT)

@@ -22,14 +22,16 @@ static inline void proxy_media_init(struct proxy_media *pm)
 	*pm = (struct proxy_media){ 0 };
 }
 
-/* A forwarded copy of msg, built in out[0..*len): when relay.mode is
- * "always", or "nat" and nat (either side NATed) is true, an SDP offer
- * (INVITE, UPDATE) or answer (ACK) without the relay marker gets the
- * relay's addresses (relay_update with the From tag's party) and
+/* A forwarded copy of msg (received from from), built in out[0..*len):
+ * when relay.mode is "always", or "nat" and nat (either side NATed) is
+ * true, an SDP offer (INVITE, UPDATE) or answer (ACK) without the relay
+ * marker gets the relay's addresses (relay_update with the From tag's
+ * party, whose signalling host is from's) and
  * Content-Length is fixed. 0 (rewritten or left alone), or the error
  * that fails the request: -ENOSPC (no free relay ports), -ENOMEM. */
 int proxy_media_request(struct proxy_media *pm, const struct pinhole_conf *conf,
-			const struct sip_msg *msg, bool nat, char *out, size_t cap, size_t *len);
+			const struct sip_msg *msg, const struct sockaddr *from, bool nat, char *out,
+			size_t cap, size_t *len);
 /* The reason phrase of the 503 for an error of proxy_media_request. */
 const char *proxy_media_reason(int err);
 /* A BYE being forwarded: the dialog's relay sessions are deleted. (A
@@ -40,14 +42,15 @@ void proxy_media_end(const struct pinhole_conf *conf, const struct sip_msg *msg)
 void proxy_media_abort(const struct proxy_media *pm, const struct pinhole_conf *conf,
 		       const struct sip_msg *msg);
 
-/* A 1xx/2xx response to an INVITE or UPDATE from branch b of t, edited in
+/* A 1xx/2xx response (received from src) to an INVITE or UPDATE from
+ * branch b of t, edited in
  * out[0..*len) for upstream: an answer gets the relay when the offer sent
  * on b was relayed here; an offer (the request had no SDP) when the
  * dialog is relayed (relay.mode "always", b NATed, or nat=yes in our
  * Record-Route). Left as it is on any error. */
 void proxy_media_response_locked(const struct pinhole_conf *conf, const struct tm_slot *t,
 				 const struct tm_branch *b, const struct sip_msg *resp,
-				 char *out, size_t cap, size_t *len);
+				 const struct sockaddr *src, char *out, size_t cap, size_t *len);
 /* A final failure going upstream for t with no branch left: the sessions
  * of an initial INVITE are deleted. */
 void proxy_media_failed_locked(const struct pinhole_conf *conf, const struct tm_slot *t);

@@ -213,7 +213,7 @@ static void forward_up(const struct pinhole_conf *conf, struct tm_slot *t,
 	if (proxy_edit_response(resp, src, b->flags & TM_BF_NAT, out_buf, sizeof(out_buf),
 				&len) < 0)
 		return;
-	proxy_media_response_locked(conf, t, b, resp, out_buf, sizeof(out_buf), &len);
+	proxy_media_response_locked(conf, t, b, resp, src, out_buf, sizeof(out_buf), &len);
 	STAT_INC(TM_RPL_RELAYED);
 	STAT_INC(CORE_FWD_REPLIES);
 	tm_uas_send_locked(conf, t, out_buf, len, resp->status, now);

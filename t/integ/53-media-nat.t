@@ -327,6 +327,10 @@ def check_latched(tap, srv, a, b, what):
     tap.ok(lb.get("latched") == "%s:%d" % (phnat.WAN_IP, BOB_RTP) and
            la.get("packets", 0) > 0 and lb.get("packets", 0) > 0,
            "%s: bob latched at his own address, packets counted on both legs" % what, ls)
+    tap.ok(la.get("host") == phnat.NAT_WAN_IP and lb.get("host") == phnat.WAN_IP and
+           not la.get("provisional") and not lb.get("provisional"),
+           "%s: each leg knows its party's signalling host (alice: the NAT's), "
+           "both latches final" % what, ls)
     return la.get("latched")
 
 

@@ -24,6 +24,16 @@ static char out[8192];
 static size_t out_len;
 static struct sip_msg msg, fwd;
 
+/* Where the messages come from: a NATed party's public address. */
+static struct sockaddr *peer(void)
+{
+	static struct sockaddr_in sa;
+
+	sa = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(5060),
+				   .sin_addr.s_addr = htonl(0xcb007107) };
+	return (struct sockaddr *)&sa;
+}
+
 static const char sdp_alice[] =
 	"v=0\r\no=alice 1 1 IN IP4 10.0.2.15\r\ns=-\r\nc=IN IP4 10.0.2.15\r\nt=0 0\r\n"
 	"m=audio 40000 RTP/AVP 0\r\n";
@@ -65,7 +75,8 @@ static int request(struct proxy_media *pm, const char *text, bool nat)
 		return -100;
 	memcpy(out, text, strlen(text));
 	out_len = strlen(text);
-	rc = proxy_media_request(pm, &conf, &msg, nat, out, sizeof(out), &out_len);
+	rc = proxy_media_request(pm, &conf, &msg, peer(), nat, out, sizeof(out),
+				 &out_len);
 	out[out_len] = '\0';
 	if (rc == 0 && parse(out, &fwd) < 0)
 		return -101;
@@ -243,7 +254,8 @@ static void response(const char *text)
 	parse(text, &msg);
 	memcpy(out, text, strlen(text));
 	out_len = strlen(text);
-	proxy_media_response_locked(&conf, &slot, &br, &msg, out, sizeof(out), &out_len);
+	proxy_media_response_locked(&conf, &slot, &br, &msg, peer(), out,
+				    sizeof(out), &out_len);
 	out[out_len] = '\0';
 	parse(out, &fwd);
 }

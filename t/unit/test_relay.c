@@ -316,7 +316,7 @@ static void test_no_nat_move_and_hold(void)
 }
 
 /* Through relay_latch on a real slot: a first latch elsewhere than the
- * SDP address leaves the SDP address one chance in the window. */
+ * SDP address is provisional: the SDP address takes over, at any time. */
 static void test_sdp_wins_back(void)
 {
 	struct relay_addr l, evil = v4("198.51.100.9", 9), sdp = v4("192.0.2.1", 5000),
@@ -336,15 +336,75 @@ static void test_sdp_wins_back(void)
 	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &other, now + 10), RELAY_V_DROP,
 	       "a third source may not take over");
 	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &sdp, now + 10), RELAY_V_LATCH,
-	       "the SDP address may, in the window");
-	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &sdp, now + RELAY_RELATCH_MS + 1), RELAY_V_DROP,
-	       "not after it");
+	       "the SDP address may");
+	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &sdp, now + 60000), RELAY_V_LATCH,
+	       "a minute later too (the party may ring for long)");
 	OK(relay_latch(t, q, rt.gen, 0, 0, &sdp, now + 10), "the SDP address takes over");
 	relay_route_read(s, &rt);
 	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &evil, now + 20), RELAY_V_DROP,
 	       "and the sprayer is dropped");
 	IS_INT(stat_get(STAT_RELAY_LATCHES), latches + 2, "two latches counted");
 	relay_delete(SLICE_LIT("w1"), SLICE_NULL, SLICE_NULL);
+}
+
+/* A NATed party: its SDP address is private, its media comes from the
+ * NAT's public address, which is also where its signalling came from. */
+static void test_party_host_wins_back(void)
+{
+	struct relay_addr l, evil = v4("198.51.100.9", 9), nat = v4("203.0.113.7", 61000),
+			  nat2 = v4("203.0.113.7", 61002), other = v4("203.0.113.8", 61000);
+	struct relay_req r = req("w2", "f", "", 0, v4("10.0.0.5", 4000), RELAY_F_CREATE);
+	struct relay_table *t = relay_table();
+	struct relay_route rt;
+	int64_t now = relay_now_ms();
+
+	r.from = v4("203.0.113.7", 5060);
+	if (!OK(relay_update(&r, &l) == 0, "offer with the signalling source"))
+		return;
+	uint32_t q = (l.port - BASE) / 4;
+	struct relay_slot *s = &relay_slots(t)[q];
+	relay_route_read(s, &rt);
+	IS_INT(rt.leg[0].from.port, 0, "the signalling host is kept without its port");
+	OK(relay_latch(t, q, rt.gen, 0, 0, &evil, now), "a sprayer latches first");
+	relay_route_read(s, &rt);
+	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &other, now + 60000), RELAY_V_DROP,
+	       "a neighbour host may not take over");
+	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &nat, now + 60000), RELAY_V_LATCH,
+	       "the party's host may, any port, any time");
+	OK(relay_latch(t, q, rt.gen, 0, 0, &nat, now + 60000), "it takes over");
+	relay_route_read(s, &rt);
+	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &evil, now + 60001), RELAY_V_DROP,
+	       "the sprayer is out");
+	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &nat2, now + 60001), RELAY_V_DROP,
+	       "and once the party holds the leg, a second port of its host waits for a move");
+	r.from = (struct relay_addr){ 0 };
+	r.flags = 0;
+	OK(relay_update(&r, &l) == 0, "an update without a source");
+	relay_route_read(s, &rt);
+	OK(rt.leg[0].from.family == AF_INET, "keeps the host known");
+	relay_delete(SLICE_LIT("w2"), SLICE_NULL, SLICE_NULL);
+}
+
+/* A first latch on the party's own host needs no second chance. */
+static void test_party_first(void)
+{
+	struct relay_addr l, evil = v4("198.51.100.9", 9), nat = v4("203.0.113.7", 61000);
+	struct relay_req r = req("w3", "f", "", 0, v4("10.0.0.5", 4000), RELAY_F_CREATE);
+	struct relay_table *t = relay_table();
+	struct relay_route rt;
+	int64_t now = relay_now_ms();
+
+	r.from = v4("203.0.113.7", 5060);
+	if (!OK(relay_update(&r, &l) == 0, "offer"))
+		return;
+	uint32_t q = (l.port - BASE) / 4;
+	struct relay_slot *s = &relay_slots(t)[q];
+	relay_route_read(s, &rt);
+	OK(relay_latch(t, q, rt.gen, 0, 0, &nat, now), "the party latches first");
+	relay_route_read(s, &rt);
+	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &evil, now + 1), RELAY_V_DROP,
+	       "nobody takes it over");
+	relay_delete(SLICE_LIT("w3"), SLICE_NULL, SLICE_NULL);
 }
 
 static void test_addresses(void)
@@ -364,7 +424,7 @@ static void test_addresses(void)
 	   "port 0 is not");
 	IS_INT(relay_addr_to_sa(&a, AF_INET6, &ss, &len), 0, "IPv4 to an IPv6 socket");
 	IS_INT(len, sizeof(struct sockaddr_in6), "as a v4-mapped address");
-	relay_addr_from_sa(&ss, &back);
+	relay_addr_from_sa((struct sockaddr *)&ss, &back);
 	OK(relay_addr_eq(&a, &back), "and a v4-mapped source reads back as IPv4");
 	IS_INT(relay_addr_to_sa(&six, AF_INET, &ss, &len), -EAFNOSUPPORT,
 	       "IPv6 cannot leave an IPv4 socket");
@@ -397,6 +457,8 @@ int main(void)
 	test_latch_rule();
 	test_no_nat_move_and_hold();
 	test_sdp_wins_back();
+	test_party_host_wins_back();
+	test_party_first();
 	test_addresses();
 	shm_detach();
 	return tap_done();

@@ -46,10 +46,10 @@ struct call {
 	uint16_t to_a_side, to_b_side;  /* relay ports a and b send to */
 };
 
-static int udp_at(uint16_t port)
+static int udp_at_host(uint32_t host, uint16_t port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+				  .sin_addr.s_addr = htonl(host) };
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -57,6 +57,11 @@ static int udp_at(uint16_t port)
 		fd = -1;
 	}
 	return fd;
+}
+
+static int udp_at(uint16_t port)
+{
+	return udp_at_host(INADDR_LOOPBACK, port);
 }
 
 static struct party party(void)
@@ -136,17 +141,27 @@ static bool quiet(int fd)
 	return recv_pkt(fd, QUIET_MS, NULL, NULL) < 0;
 }
 
-static int update(const char *call, const char *tag, const char *other,
-		  struct relay_addr addr, uint32_t flags, uint16_t *port)
+/* relay_update for tag's party, whose signalling came from host from
+ * (family 0: not known). */
+static int update_from(const char *call, const char *tag, const char *other,
+		       struct relay_addr addr, struct relay_addr from, uint32_t flags,
+		       uint16_t *port)
 {
 	struct relay_req r = { .call_id = slice_cstr(call), .tag = slice_cstr(tag),
-			       .other_tag = slice_cstr(other), .addr = addr, .flags = flags };
+			       .other_tag = slice_cstr(other), .addr = addr, .from = from,
+			       .flags = flags };
 	struct relay_addr local;
 	int rc = relay_update(&r, &local);
 
 	if (rc == 0 && port)
 		*port = local.port;
 	return rc;
+}
+
+static int update(const char *call, const char *tag, const char *other,
+		  struct relay_addr addr, uint32_t flags, uint16_t *port)
+{
+	return update_from(call, tag, other, addr, (struct relay_addr){ 0 }, flags, port);
 }
 
 /* Binds a and b; offer from a (tag "fa"), answer from b (tag "tb"). The
@@ -281,6 +296,41 @@ static void test_spray_before_first_packet(void)
 	OK(gets(c.a.rtp, 'b'), "b's media goes to a");
 	OK(quiet(sprayer.rtp), "not to the sprayer");
 	party_close(&sprayer);
+	call_end(&c);
+}
+
+/* A NATed party (private SDP address) rings for a while; a sprayer on
+ * another host latches its leg first. The party's first packet, from the
+ * host its signalling came from, takes the leg back, long after the
+ * re-latch window of a move would have closed; then the sprayer is out. */
+static void test_nated_party_wins_back(void)
+{
+	struct relay_addr private = v4("10.0.0.5", 4000), host = v4("127.0.0.1", 0);
+	struct call c = { .id = "natspray" };
+	int spray = -1;
+
+	c.a = party();
+	c.b = party();
+	for (uint16_t p = next_party_port; spray < 0 && p < next_party_port + 200; p++)
+		spray = udp_at_host(INADDR_LOOPBACK + 1, p);    /* 127.0.0.2 */
+	if (!OK(c.a.rtcp >= 0 && c.b.rtcp >= 0 && spray >= 0, "sockets") ||
+	    !OK(update_from(c.id, "fa", "", private, host, RELAY_F_CREATE, &c.to_b_side) == 0 &&
+		update(c.id, "tb", "fa", v4("127.0.0.1", c.b.port), 0, &c.to_a_side) == 0,
+		"call set up, a's signalling from 127.0.0.1"))
+		goto out;
+	send_pkt(spray, c.to_a_side, 'X');
+	OK(gets(c.b.rtp, 'X'), "the sprayer (127.0.0.2) latches a's leg first");
+	usleep((RELAY_RELATCH_MS + 200) * 1000);
+	send_pkt(c.a.rtp, c.to_a_side, 'a');
+	OK(gets(c.b.rtp, 'a'), "a's media from its signalling host takes the leg back");
+	send_pkt(spray, c.to_a_side, 'Y');
+	OK(quiet(c.b.rtp), "the sprayer is dropped from then on");
+	send_pkt(c.b.rtp, c.to_b_side, 'b');
+	OK(gets(c.a.rtp, 'b'), "b's media goes to a");
+	OK(quiet(spray), "not to the sprayer");
+out:
+	if (spray >= 0)
+		close(spray);
 	call_end(&c);
 }
 
@@ -570,6 +620,7 @@ static void run_worker(enum worker_mode mode)
 	test_both_ways();
 	test_latch_real_source();
 	test_spray_before_first_packet();
+	test_nated_party_wins_back();
 	test_reinvite_new_port();
 	test_stale_attack_after_reinvite();
 	test_hold_and_resume();
