@@ -5,9 +5,9 @@
  * "Via: a, b" equals two Via lines).
  *
  * Linear scans over at most SIP_MAX_HEADERS lines; nothing is cached in the
- * message, which stays const: the one memo (the last Contact line parsed)
- * is private to the process and checked against the bytes. Any process,
- * one thread.
+ * message, which stays const. A request's Contact list is parsed once by
+ * the pipeline into a struct sip_contacts (sip_contacts_parse) that the
+ * NAT tests, sip_msg_check and the registrar read. Pure; any process.
  */
 #include "sip.h"
 #include "scan.h"
@@ -64,58 +64,6 @@ const struct sip_hdr *sip_msg_hdr_by_name(const struct sip_msg *msg, slice name)
 	return NULL;
 }
 
-/* The last single-line Contact list parsed in this process: NAT
- * detection, sip_msg_check and the registrar each ask for the Contacts of
- * one request. It is keyed by the line's address, length and bytes, so
- * its slices (into those very bytes) stay right for any message that
- * holds the same bytes at the same place, and anything else misses. */
-#define CONTACT_MEMO_LINE 256
-#define CONTACT_MEMO_MAX 4
-
-static struct {
-	const char *p;
-	uint32_t len;
-	unsigned n;
-	char bytes[CONTACT_MEMO_LINE];
-	struct sip_nameaddr na[CONTACT_MEMO_MAX];
-} memo;
-
-static bool memo_get(slice v, struct sip_nameaddr *out, unsigned max, unsigned *n)
-{
-	if (memo.p != v.p || memo.len != v.len || memo.n > max ||
-	    memcmp(memo.bytes, v.p, v.len) != 0)
-		return false;
-	memcpy(out, memo.na, memo.n * sizeof(*out));
-	*n = memo.n;
-	return true;
-}
-
-static void memo_put(slice v, const struct sip_nameaddr *na, unsigned n)
-{
-	memo.p = NULL;
-	if (v.len > CONTACT_MEMO_LINE || n > CONTACT_MEMO_MAX)
-		return;
-	memcpy(memo.bytes, v.p, v.len);
-	memcpy(memo.na, na, n * sizeof(*na));
-	memo.len = v.len;
-	memo.n = n;
-	memo.p = v.p;
-}
-
-/* One Contact line, not "*": parsed once per request (see memo). */
-static int contacts_one_line(slice v, struct sip_nameaddr *out, unsigned max,
-			     unsigned *n, const char **reason)
-{
-	int rc;
-
-	if (memo_get(v, out, max, n))
-		return 0;
-	rc = sip_nameaddr_list_parse(v, out, max, n, reason);
-	if (rc == 0)
-		memo_put(v, out, *n);
-	return rc;
-}
-
 /* "Contact: *" is only valid as the one and only Contact value
  * (RFC 3261 §10.2.2, §20.10). */
 int sip_msg_contacts(const struct sip_msg *msg, struct sip_nameaddr *out,
@@ -126,8 +74,6 @@ int sip_msg_contacts(const struct sip_msg *msg, struct sip_nameaddr *out,
 
 	*n = 0;
 	*star = false;
-	if (h && !sip_msg_hdr_next(msg, h) && !(h->value.len == 1 && h->value.p[0] == '*'))
-		return contacts_one_line(h->value, out, max, n, reason);
 	for (; h; h = sip_msg_hdr_next(msg, h)) {
 		bool is_star = h->value.len == 1 && h->value.p[0] == '*';
 
@@ -144,6 +90,14 @@ int sip_msg_contacts(const struct sip_msg *msg, struct sip_nameaddr *out,
 			return rc;
 	}
 	return 0;
+}
+
+int sip_contacts_parse(const struct sip_msg *msg, struct sip_contacts *out)
+{
+	out->reason = NULL;
+	out->error = sip_msg_contacts(msg, out->v, SIP_MAX_CONTACTS, &out->n,
+				      &out->star, &out->reason);
+	return out->error;
 }
 
 int sip_msg_routes(const struct sip_msg *msg, enum sip_hdr_id id,

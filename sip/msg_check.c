@@ -6,9 +6,10 @@
  * Require, Proxy-Require and Supported are token lists, Expires and every
  * Contact expires fit 32 bits (§3.1.2.4 scalar02).
  *
- * The address lists are parsed into a stack array of SIP_MAX_VIA entries
- * (a route set has no more entries than a request has hops). Pure; any
- * process.
+ * The Contact list comes parsed (sip_contacts_parse, SIP_MAX_CONTACTS
+ * values at most); the route lists are parsed into a stack array of
+ * SIP_MAX_VIA entries (a route set has no more entries than a request has
+ * hops). Pure; any process.
  */
 #include "sip.h"
 
@@ -26,7 +27,8 @@ static int accept_tag(slice tag, void *arg)
 	return 0;
 }
 
-static int check_lists(const struct sip_msg *msg, struct sip_parse_status *st)
+static int check_lists(const struct sip_msg *msg, const struct sip_contacts *contacts,
+		       struct sip_parse_status *st)
 {
 	static const struct {
 		uint8_t id;
@@ -39,9 +41,8 @@ static int check_lists(const struct sip_msg *msg, struct sip_parse_status *st)
 	struct sip_nameaddr addrs[SIP_MAX_VIA];
 	const char *reason;
 	unsigned n;
-	bool star;
 
-	if (sip_msg_contacts(msg, addrs, SIP_MAX_VIA, &n, &star, &reason) < 0)
+	if (contacts->error < 0)
 		return bad(st, "Malformed Contact header");
 	for (unsigned i = 0; i < ARRAY_LEN(lists); i++)
 		if (sip_msg_routes(msg, lists[i].id, addrs, SIP_MAX_VIA, &n,
@@ -61,7 +62,8 @@ static int check_tags(const struct sip_msg *msg, struct sip_parse_status *st)
 	return 0;
 }
 
-int sip_msg_check(const struct sip_msg *msg, struct sip_parse_status *st)
+int sip_msg_check(const struct sip_msg *msg, const struct sip_contacts *contacts,
+		  struct sip_parse_status *st)
 {
 	uint32_t expires;
 
@@ -69,7 +71,7 @@ int sip_msg_check(const struct sip_msg *msg, struct sip_parse_status *st)
 					 .have_start_line = true };
 	if (msg->is_request && !slice_eq(msg->cseq.method, msg->method))
 		return bad(st, "CSeq method does not match request method");
-	if (check_lists(msg, st) < 0 || check_tags(msg, st) < 0)
+	if (check_lists(msg, contacts, st) < 0 || check_tags(msg, st) < 0)
 		return -EINVAL;
 	if (sip_msg_expires(msg, &expires) == -EINVAL)
 		return bad(st, "Bad Expires header");

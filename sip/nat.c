@@ -3,7 +3,8 @@
  *
  * A UA behind NAT writes its private address into Via, Contact and SDP; the
  * packet arrives from the NAT's public address. Each test compares what the
- * message declares with where it came from. Pure functions: any process.
+ * message declares with where it came from; the Contact list comes parsed
+ * by the caller (struct sip_contacts). Pure functions: any process.
  */
 #include "sip.h"
 
@@ -115,17 +116,16 @@ static uint16_t src_port(const struct sockaddr *sa)
 	return 0;
 }
 
-static bool contact_is_private(const struct sip_msg *msg)
-{
-	struct sip_nameaddr c[8];
-	unsigned n = 0;
-	bool star = false;
-	const char *reason;
+/* The Contact values looked at: the first ones, those parsed before a
+ * defect included. */
+#define NAT_CONTACTS_TESTED 8
 
-	if (sip_msg_contacts(msg, c, ARRAY_LEN(c), &n, &star, &reason) < 0 && n == 0)
-		return false;
+static bool contact_is_private(const struct sip_contacts *contacts)
+{
+	unsigned n = contacts->n < NAT_CONTACTS_TESTED ? contacts->n : NAT_CONTACTS_TESTED;
+
 	for (unsigned i = 0; i < n; i++)
-		if (sip_addr_is_private(c[i].uri.host))
+		if (sip_addr_is_private(contacts->v[i].uri.host))
 			return true;
 	return false;
 }
@@ -145,13 +145,13 @@ static bool sdp_is_private(const struct sip_msg *msg)
 	return false;
 }
 
-unsigned sip_nat_detect(const struct sip_msg *msg, const struct sockaddr *src,
-			unsigned mask)
+unsigned sip_nat_detect(const struct sip_msg *msg, const struct sip_contacts *contacts,
+			const struct sockaddr *src, unsigned mask)
 {
 	const struct sip_via *via = msg->nvia ? &msg->via[0] : NULL;
 	unsigned fired = 0;
 
-	if ((mask & SIP_NAT_CONTACT_PRIVATE) && contact_is_private(msg))
+	if ((mask & SIP_NAT_CONTACT_PRIVATE) && contact_is_private(contacts))
 		fired |= SIP_NAT_CONTACT_PRIVATE;
 	if (via && (mask & SIP_NAT_VIA_HOST_DIFFERS) && !sip_addr_equals(via->host, src))
 		fired |= SIP_NAT_VIA_HOST_DIFFERS;

@@ -34,7 +34,7 @@ struct reg_ctx {
 	size_t cap;
 	int64_t now;
 	char aor[LOC_MAX_AOR + 1];
-	struct sip_nameaddr contacts[REG_MAX_CONTACTS];
+	const struct sip_nameaddr *contacts; /* the request's, parsed by the caller */
 	unsigned ncontacts;
 	bool star;
 	char path[1024];
@@ -193,18 +193,23 @@ static bool check_auth(struct reg_ctx *rc)
 	}
 }
 
-/* Contact list: "*" only alone and with Expires 0 (§10.2.2); each Contact
- * a SIP/SIPS URI of bounded size. */
-static bool check_contacts(struct reg_ctx *rc)
+/* Contact list: at most REG_MAX_CONTACTS values, "*" only alone and with
+ * Expires 0 (§10.2.2); each Contact a SIP/SIPS URI of bounded size. */
+static bool check_contacts(struct reg_ctx *rc, const struct sip_contacts *c)
 {
-	const char *reason = NULL;
 	uint32_t expires;
 
-	if (sip_msg_contacts(rc->msg, rc->contacts, REG_MAX_CONTACTS, &rc->ncontacts,
-			     &rc->star, &reason) < 0) {
-		set_reply(rc, 400, reason ? reason : "Malformed Contact");
+	if (c->n > REG_MAX_CONTACTS) {
+		set_reply(rc, 400, "Too many name-addr values");
 		return false;
 	}
+	if (c->error < 0) {
+		set_reply(rc, 400, c->reason ? c->reason : "Malformed Contact");
+		return false;
+	}
+	rc->contacts = c->v;
+	rc->ncontacts = c->n;
+	rc->star = c->star;
 	if (rc->star) {
 		if (rc->ncontacts > 0 || sip_msg_expires(rc->msg, &expires) < 0 || expires != 0) {
 			set_reply(rc, 400, "Contact * needs Expires: 0 and no other Contact");
@@ -556,13 +561,13 @@ static bool answer_retransmission(struct reg_ctx *rc)
 }
 
 void registrar_handle(const struct pinhole_conf *conf, const struct sip_msg *msg,
-		      const struct sip_source *src, char *extra, size_t cap,
-		      struct reg_reply *out)
+		      const struct sip_contacts *contacts, const struct sip_source *src,
+		      char *extra, size_t cap, struct reg_reply *out)
 {
 	static struct reg_ctx rc;
 
-	/* field by field: the contact array is filled by check_contacts and
-	 * clearing its 16 KB per REGISTER shows in profiles */
+	/* field by field: aor and path are written before they are read, and
+	 * clearing their 1.3 KB per REGISTER is wasted */
 	rc.conf = conf;
 	rc.msg = msg;
 	rc.src = src;
@@ -570,6 +575,7 @@ void registrar_handle(const struct pinhole_conf *conf, const struct sip_msg *msg
 	rc.extra = extra;
 	rc.cap = cap;
 	rc.now = time(NULL);
+	rc.contacts = NULL;
 	rc.ncontacts = 0;
 	rc.star = false;
 	rc.path_len = 0;
@@ -578,7 +584,7 @@ void registrar_handle(const struct pinhole_conf *conf, const struct sip_msg *msg
 	if (cap)
 		extra[0] = '\0';
 	rc.branch_hash = msg->nvia ? hash32(msg->via[0].branch) : 0;
-	if (check_require(&rc) && check_aor(&rc) && check_contacts(&rc) &&
+	if (check_require(&rc) && check_aor(&rc) && check_contacts(&rc, contacts) &&
 	    !answer_retransmission(&rc) && check_auth(&rc) && check_min_expires(&rc) &&
 	    collect_path(&rc))
 		update(&rc);

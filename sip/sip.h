@@ -278,11 +278,32 @@ enum {
 int sip_msg_parse(const char *buf, size_t len, unsigned flags,
 		  struct sip_msg *msg, struct sip_parse_status *st);
 
+/* The Contact list of one message, parsed once (sip_contacts_parse) by
+ * whoever handles the message and handed to everything that needs it:
+ * NAT detection, sip_msg_check, the registrar. The slices point into the
+ * message's buffer. Only v[0..n) is set (the struct is never cleared: it
+ * is large and filled by the parse). */
+#define SIP_MAX_CONTACTS SIP_MAX_VIA /* more Contact values is malformed */
+
+struct sip_contacts {
+	struct sip_nameaddr v[SIP_MAX_CONTACTS];
+	unsigned n;          /* values parsed; on error, those before the defect */
+	bool star;           /* "Contact: *" */
+	int error;           /* 0, or the negative errno of the parse */
+	const char *reason;  /* static text naming the defect when error < 0 */
+};
+
+/* Parses every Contact line of msg into *out (sip_msg_contacts with room
+ * for SIP_MAX_CONTACTS values). Returns out->error. */
+int sip_contacts_parse(const struct sip_msg *msg, struct sip_contacts *out);
+
 /* The deeper well-formedness checks a proxy makes before acting on a
- * request, beyond sip_msg_parse: Contact, Route, Record-Route, Require,
- * Proxy-Require, Supported, Expires parse; the CSeq method equals the
- * request method (st->reason names the first defect). 0 or -EINVAL. */
-int sip_msg_check(const struct sip_msg *msg, struct sip_parse_status *st);
+ * request, beyond sip_msg_parse: Contact (contacts, msg's list from
+ * sip_contacts_parse), Route, Record-Route, Require, Proxy-Require,
+ * Supported, Expires parse; the CSeq method equals the request method
+ * (st->reason names the first defect). 0 or -EINVAL. */
+int sip_msg_check(const struct sip_msg *msg, const struct sip_contacts *contacts,
+		  struct sip_parse_status *st);
 
 /* First header with this id, or NULL. Next one after h, or NULL. */
 const struct sip_hdr *sip_msg_hdr(const struct sip_msg *msg, enum sip_hdr_id id);
@@ -293,7 +314,9 @@ unsigned sip_msg_hdr_count(const struct sip_msg *msg, enum sip_hdr_id id);
 /* Header by name for SIP_H_OTHER headers (case-insensitive). */
 const struct sip_hdr *sip_msg_hdr_by_name(const struct sip_msg *msg, slice name);
 
-/* On-demand parsing of list headers across every line with that id. */
+/* On-demand parsing of list headers across every line with that id.
+ * Requests being handled have their Contacts in a struct sip_contacts
+ * (above); sip_msg_contacts is the parse behind it. */
 int sip_msg_contacts(const struct sip_msg *msg, struct sip_nameaddr *out,
 		     unsigned max, unsigned *n, bool *star, const char **reason);
 int sip_msg_routes(const struct sip_msg *msg, enum sip_hdr_id id,
@@ -463,11 +486,13 @@ enum sip_nat_test {
 	SIP_NAT_ALL = 63,
 };
 
-/* Runs the tests selected by mask against msg received from src; returns
+/* Runs the tests selected by mask against msg received from src, whose
+ * Contact list sip_contacts_parse left in *contacts (the Contact test looks
+ * at its first values, those parsed before a defect included); returns
  * the bits that fired. Private means RFC 1918, 100.64.0.0/10 (RFC 6598) and
  * IPv6 unique-local fc00::/7. */
-unsigned sip_nat_detect(const struct sip_msg *msg, const struct sockaddr *src,
-			unsigned mask);
+unsigned sip_nat_detect(const struct sip_msg *msg, const struct sip_contacts *contacts,
+			const struct sockaddr *src, unsigned mask);
 /* Whether a textual IPv4/IPv6 address is private (false for host names). */
 bool sip_addr_is_private(slice host);
 /* Whether host (a literal) is the same address as sa. */
@@ -590,10 +615,11 @@ struct reg_reply {
 	size_t extra_len;
 };
 
-/* Processes a REGISTER for a local domain; fills *out and extra. */
+/* Processes a REGISTER for a local domain, whose Contact list
+ * sip_contacts_parse left in *contacts; fills *out and extra. */
 void registrar_handle(const struct pinhole_conf *conf, const struct sip_msg *msg,
-		      const struct sip_source *src, char *extra, size_t cap,
-		      struct reg_reply *out);
+		      const struct sip_contacts *contacts, const struct sip_source *src,
+		      char *extra, size_t cap, struct reg_reply *out);
 /* Makes an AOR's change durable as db.location says: write-through commits
  * its snapshot to Berkeley DB now, write-back marks it dirty for the timer,
  * memory does nothing. Caller holds the AOR's lock. */

@@ -7,8 +7,11 @@
  * Proxy-Require (420), then either local processing (OPTIONS 200, unknown
  * methods 501), the registrar for REGISTER, or the stateful proxy
  * (sip/proxy.c) for everything addressed to a user or another host; what
- * the proxy leaves unanswered is answered here statelessly. Responses go
- * to the transaction layer, which drops and counts those matching nothing.
+ * the proxy leaves unanswered is answered here statelessly. A request's
+ * Contact list is parsed once, first, into a struct sip_contacts on the
+ * stack that NAT detection, sip_msg_check and the registrar read.
+ * Responses go to the transaction layer, which drops and counts those
+ * matching nothing.
  */
 #include "pipeline.h"
 #include "../shm/shm.h"
@@ -26,6 +29,7 @@
 struct req_ctx {
 	struct sip_rx *rx;
 	struct sip_msg *msg;
+	const struct sip_contacts *contacts;
 	bool force_rport;
 	unsigned nat;      /* NAT tests that fired */
 	bool to_self;      /* Request-URI names this server, not a user */
@@ -105,7 +109,7 @@ static void handle_register(struct req_ctx *rc)
 		reply(rc, 501, "Not Implemented (no forwarding yet)", NULL);
 		return;
 	}
-	registrar_handle(rx->conf, rc->msg, &src, extra, sizeof(extra), &rr);
+	registrar_handle(rx->conf, rc->msg, rc->contacts, &src, extra, sizeof(extra), &rr);
 	reply(rc, rr.code, rr.reason, extra);
 }
 
@@ -174,17 +178,20 @@ static bool reject_cseq_mismatch(struct req_ctx *rc)
 
 static void handle_request(struct sip_rx *rx, struct sip_msg *msg)
 {
-	struct req_ctx rc = { .rx = rx, .msg = msg };
+	struct sip_contacts contacts; /* filled by the parse, never cleared */
+	struct req_ctx rc = { .rx = rx, .msg = msg, .contacts = &contacts };
 	struct sip_parse_status st = { 0 };
 	unsigned nat;
 
 	STAT_INC(CORE_RCV_REQUESTS);
-	nat = sip_nat_detect(msg, (const struct sockaddr *)&rx->src, rx->conf->nat.detect);
+	sip_contacts_parse(msg, &contacts);
+	nat = sip_nat_detect(msg, &contacts, (const struct sockaddr *)&rx->src,
+			     rx->conf->nat.detect);
 	rc.nat = nat;
 	rc.force_rport = nat != 0;
 	if (reject_cseq_mismatch(&rc))
 		return;
-	if (sip_msg_check(msg, &st) < 0) {
+	if (sip_msg_check(msg, &contacts, &st) < 0) {
 		STAT_INC(CORE_BAD_MSG_HDR);
 		reply(&rc, 400, st.reason ? st.reason : "Bad Request", NULL);
 		return;

@@ -77,11 +77,13 @@ static void use_body_and_auth(const struct sip_msg *msg)
 
 static void use(const struct sip_msg *msg)
 {
+	static struct sip_contacts contacts;
 	struct sip_parse_status st;
 
 	if (msg->len > SIP_MAX_MSG || msg->nvia == 0 || msg->nvia > SIP_MAX_VIA)
 		abort(); /* a parsed message always honours these */
-	(void)sip_msg_check(msg, &st);
+	(void)sip_contacts_parse(msg, &contacts);
+	(void)sip_msg_check(msg, &contacts, &st);
 	walk_headers(msg);
 	use_lists(msg);
 	use_body_and_auth(msg);

@@ -28,6 +28,7 @@ struct result {
 	int parse_rc, check_rc;
 	struct sip_parse_status st;
 	struct sip_msg msg;
+	struct sip_contacts contacts;
 };
 
 /* Messages whose outcome is not simply "valid: accept, invalid: reject by
@@ -96,7 +97,8 @@ static enum outcome run(struct result *r)
 	if (r->parse_rc < 0)
 		return REJECT_PARSE;
 	if (r->msg.is_request) {
-		r->check_rc = sip_msg_check(&r->msg, &r->st);
+		sip_contacts_parse(&r->msg, &r->contacts);
+		r->check_rc = sip_msg_check(&r->msg, &r->contacts, &r->st);
 		if (r->check_rc < 0)
 			return REJECT_CHECK;
 	}

@@ -91,6 +91,7 @@ static void test_options(void)
 {
 	static char buf[4096], buf2[4096];
 	static struct sip_msg msg, msg2;
+	static struct sip_contacts contacts;
 	struct ka_options o = {
 		.id = { 7, 1, 2, 123456 }, .contact = SLICE_LIT("sip:alice@10.0.2.15:5060;ob"),
 		.from = SLICE_LIT("sip:pinger@example.com"), .via_host = SLICE_LIT("203.0.113.1"),
@@ -110,7 +111,9 @@ static void test_options(void)
 	   "its branch names the binding");
 	OK(msg.cseq.num == 1 && msg.cseq.method_id == SIP_M_OPTIONS, "CSeq 1 OPTIONS");
 	OK(msg.max_forwards == 70 && msg.content_length == 0, "Max-Forwards 70, Content-Length 0");
-	OK(sip_msg_check(&msg, &(struct sip_parse_status){ 0 }) == 0, "passes the request checks");
+	OK(sip_contacts_parse(&msg, &contacts) == 0 &&
+	   sip_msg_check(&msg, &contacts, &(struct sip_parse_status){ 0 }) == 0,
+	   "passes the request checks");
 	o.seq = 2;
 	IS_INT(build_parse(&o, buf2, sizeof(buf2), &msg2), 0, "a second ping parses");
 	OK(!slice_eq(msg.call_id, msg2.call_id) && !slice_eq(msg.from.tag, msg2.from.tag),

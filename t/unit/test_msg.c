@@ -24,6 +24,15 @@ static int parse(const char *s)
 	return parse_len(s, strlen(s), 0);
 }
 
+/* sip_msg_check as the pipeline runs it: on the message's parsed Contacts. */
+static int check(void)
+{
+	static struct sip_contacts contacts;
+
+	sip_contacts_parse(&msg, &contacts);
+	return sip_msg_check(&msg, &contacts, &st);
+}
+
 static const char *reason(void)
 {
 	return st.reason ? st.reason : "(none)";
@@ -668,31 +677,52 @@ static void test_contacts(void)
 	       "empty Contact parameters (badinv01)");
 }
 
-/* A Contact line parsed again gives the same list, and a new message in
- * the same buffer, same length, other bytes, gives its own. */
-static void test_contacts_reparsed(void)
+/* The request's list as the pipeline keeps it: values, star, and on a
+ * defect the error, its reason and the values before it. */
+static void test_contacts_struct(void)
 {
-	static char buf[512];
-	struct sip_nameaddr c[4];
-	const char *why = NULL, *m1 = OPTIONS_WITH("Contact: <sip:a@192.0.2.1>;q=0.1\r\n"),
-		   *m2 = OPTIONS_WITH("Contact: <sip:b@192.0.2.2>;q=0.2\r\n");
-	unsigned n;
-	bool star;
+	static struct sip_contacts c;
+	static char buf[16384];
+	size_t len;
 
-	strcpy(buf, m1);
-	parse_len(buf, strlen(buf), 0);
-	IS_INT(sip_msg_contacts(&msg, c, 4, &n, &star, &why), 0, "first parse");
-	IS_INT(sip_msg_contacts(&msg, c, 4, &n, &star, &why), 0, "second parse");
-	OK(n == 1 && slice_eq(c[0].uri.user, SLICE_LIT("a")) && c[0].q == 100,
-	   "the same contact again");
-	IS_INT(sip_msg_contacts(&msg, c, 0, &n, &star, &why), -E2BIG,
-	       "more contacts than room: the error, not the earlier list");
-	strcpy(buf, m2);
-	parse_len(buf, strlen(buf), 0);
-	IS_INT(sip_msg_contacts(&msg, c, 4, &n, &star, &why), 0, "new bytes, same place");
-	OK(n == 1 && slice_eq(c[0].uri.user, SLICE_LIT("b")) && c[0].q == 200,
-	   "the new message's contact");
-	OK(slice_eq(c[0].uri.host, SLICE_LIT("192.0.2.2")), "and its host");
+	parse(OPTIONS_WITH("Contact: <sip:a@192.0.2.1>;q=0.1, <sip:b@h>\r\nm: sip:c@h\r\n"));
+	IS_INT(sip_contacts_parse(&msg, &c), 0, "parses");
+	OK(c.error == 0 && c.n == 3 && !c.star, "three values, no error, no star");
+	OK(slice_eq(c.v[0].uri.host, SLICE_LIT("192.0.2.1")) && c.v[0].q == 100,
+	   "first value's host and q");
+	IS_SLICE(c.v[2].uri.user, "c", "third value from the compact line");
+	parse(OPTIONS_WITH("Contact: *\r\nExpires: 0\r\n"));
+	IS_INT(sip_contacts_parse(&msg, &c), 0, "Contact: *");
+	OK(c.star && c.n == 0 && c.error == 0, "star, no values");
+	parse(OPTIONS_WITH("Contact: <sip:a@h>, <sip:b@h\r\n"));
+	IS_INT(sip_contacts_parse(&msg, &c), -EINVAL, "a defect in the second value");
+	OK(c.error == -EINVAL && c.n == 1, "the error kept, the value before it counted");
+	IS_SLICE(slice_cstr(c.reason ? c.reason : ""), "Missing '>' after URI", "its reason");
+	parse(OPTIONS_WITH("Contact: <sip:a@h>\r\nContact: *\r\n"));
+	IS_INT(sip_contacts_parse(&msg, &c), -EINVAL, "a value then star");
+	IS_SLICE(slice_cstr(c.reason ? c.reason : ""), "Contact * with other contacts", "reason");
+	len = (size_t)snprintf(buf, sizeof(buf), OPTIONS_WITH("Contact: %s\r\n"), "<sip:a@h>");
+	parse_len(buf, len, 0);
+	IS_INT(sip_contacts_parse(&msg, &c), 0, "a single value again");
+	OK(c.n == 1 && c.error == 0 && c.reason == NULL, "no trace of the earlier defect");
+}
+
+/* More than SIP_MAX_CONTACTS values: the parse fails and so does the check. */
+static void test_contacts_too_many(void)
+{
+	static struct sip_contacts c;
+	static char buf[16384], list[8192];
+	size_t len = 0;
+
+	for (unsigned i = 0; i <= SIP_MAX_CONTACTS; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s<sip:u%u@h>",
+					i ? "," : "", i);
+	len = (size_t)snprintf(buf, sizeof(buf), OPTIONS_WITH("Contact: %s\r\n"), list);
+	IS_INT(parse_len(buf, len, 0), 0, "a request with SIP_MAX_CONTACTS + 1 Contacts parses");
+	IS_INT(sip_contacts_parse(&msg, &c), -E2BIG, "the list does not fit");
+	IS_INT(c.n, SIP_MAX_CONTACTS, "the values that fit are kept");
+	IS_INT(sip_msg_check(&msg, &c, &st), -EINVAL, "the check refuses it");
+	IS_SLICE(slice_cstr(reason()), "Malformed Contact header", "reason");
 }
 
 struct tags {
@@ -773,13 +803,13 @@ static void test_check(void)
 	IS_INT(parse(OPTIONS_WITH("Contact: <sip:a@h>\r\nRoute: <sip:p@h;lr>\r\n"
 				  "Require: x\r\nSupported: y, z\r\nExpires: 5\r\n")), 0,
 	       "good request");
-	IS_INT(sip_msg_check(&msg, &st), 0, "passes the checks");
+	IS_INT(check(), 0, "passes the checks");
 	IS_INT(st.error, SIP_PERR_NONE, "no error");
 	for (unsigned i = 0; i < ARRAY_LEN(cases); i++) {
 		snprintf(buf, sizeof(buf), OPTIONS_WITH("%s"), cases[i].extra);
 		if (!OK(parse(buf) == 0, "parse ok: %s", reason()))
 			continue;
-		IS_INT(sip_msg_check(&msg, &st), -EINVAL, "check refuses %.*s",
+		IS_INT(check(), -EINVAL, "check refuses %.*s",
 		       (int)strcspn(cases[i].extra, "\r"), cases[i].extra);
 		IS_SLICE(slice_cstr(reason()), cases[i].reason, "reason");
 		IS_INT(st.error, SIP_PERR_BAD_MESSAGE, "BAD_MESSAGE");
@@ -787,13 +817,13 @@ static void test_check(void)
 	IS_INT(parse("OPTIONS sip:c@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:c@h>\r\n"
 		     "From: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n"), 0,
 	       "CSeq method mismatch parses");
-	IS_INT(sip_msg_check(&msg, &st), -EINVAL, "but fails the check");
+	IS_INT(check(), -EINVAL, "but fails the check");
 	IS_SLICE(slice_cstr(reason()), "CSeq method does not match request method",
 		 "reason names it");
 	IS_INT(parse("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\n"
 		     "From: <sip:a@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n"), 0,
 	       "response");
-	IS_INT(sip_msg_check(&msg, &st), 0, "response CSeq method is not compared");
+	IS_INT(check(), 0, "response CSeq method is not compared");
 }
 
 int main(void)
@@ -822,7 +852,8 @@ int main(void)
 	test_accessors();
 	test_routes();
 	test_contacts();
-	test_contacts_reparsed();
+	test_contacts_struct();
+	test_contacts_too_many();
 	test_option_tags();
 	test_expires();
 	test_check();

@@ -44,11 +44,13 @@ static unsigned detect(const char *via, const char *contact, const char *sdp_ip,
 {
 	static char buf[2048];
 	static struct sip_msg msg;
+	static struct sip_contacts contacts;
 	struct sockaddr_in src = src4(src_ip, src_port);
 
 	if (parse(buf, sizeof(buf), &msg, via, contact, sdp_ip) < 0)
 		return 0xffff;
-	return sip_nat_detect(&msg, (struct sockaddr *)&src, mask);
+	sip_contacts_parse(&msg, &contacts);
+	return sip_nat_detect(&msg, &contacts, (struct sockaddr *)&src, mask);
 }
 
 static void test_private_addresses(void)
@@ -123,6 +125,46 @@ static void test_not_nated(void)
 	       0, "no SDP body: bit 8 does not fire");
 }
 
+/* The Contact test reads the parsed list it is given: its first values,
+ * those before a defect too, never a value past the eighth. */
+static unsigned contact_bit(const char *contact_lines)
+{
+	static char buf[4096];
+	static struct sip_msg msg;
+	static struct sip_contacts contacts;
+	struct sip_parse_status st;
+	struct sockaddr_in src = src4("198.51.100.7", 5060);
+	int n = snprintf(buf, sizeof(buf),
+			 "OPTIONS sip:bob@example.com SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bK1\r\n"
+			 "From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+			 "Call-ID: nat-contacts\r\nCSeq: 1 OPTIONS\r\n%s"
+			 "Content-Length: 0\r\n\r\n", contact_lines);
+
+	if (sip_msg_parse(buf, (size_t)n, 0, &msg, &st) < 0)
+		return 0xffff;
+	sip_contacts_parse(&msg, &contacts);
+	return sip_nat_detect(&msg, &contacts, (struct sockaddr *)&src, SIP_NAT_ALL);
+}
+
+static void test_contact_list(void)
+{
+	IS_INT(contact_bit("Contact: <sip:a@198.51.100.7>, <sip:b@10.0.2.15>\r\n"), 1,
+	       "a private second Contact fires bit 1");
+	IS_INT(contact_bit("Contact: <sip:a@10.0.2.15>, <sip:b@h\r\n"), 1,
+	       "a private Contact before a defect still counts");
+	IS_INT(contact_bit("Contact: <sip:a@h>\r\nContact: *\r\nContact: <sip:c@10.0.2.15>\r\n"), 0,
+	       "nothing after the defect is looked at");
+	IS_INT(contact_bit("Contact: *\r\n"), 0, "Contact * has no address");
+	IS_INT(contact_bit(""), 0, "no Contact");
+	IS_INT(contact_bit("Contact: <sip:1@h>,<sip:2@h>,<sip:3@h>,<sip:4@h>,<sip:5@h>,"
+			   "<sip:6@h>,<sip:7@h>,<sip:8@10.0.2.15>\r\n"), 1,
+	       "the eighth Contact is tested");
+	IS_INT(contact_bit("Contact: <sip:1@h>,<sip:2@h>,<sip:3@h>,<sip:4@h>,<sip:5@h>,"
+			   "<sip:6@h>,<sip:7@h>,<sip:8@h>,<sip:9@10.0.2.15>\r\n"), 0,
+	       "the ninth is not");
+}
+
 int main(void)
 {
 	test_private_addresses();
@@ -130,5 +172,6 @@ int main(void)
 	test_addr_equals();
 	test_each_bit();
 	test_not_nated();
+	test_contact_list();
 	return tap_done();
 }
