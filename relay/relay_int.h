@@ -71,11 +71,14 @@ struct relay_slot {
 	uint16_t slice;
 	uint16_t call_id_len;
 	uint8_t tag_len[2];
-	uint8_t pad[6];
+	uint8_t undo_armed;             /* undo holds the legs before an offer
+	                                   not answered yet */
+	uint8_t pad[5];
 	char call_id[RELAY_MAX_CALL_ID + 1];
 	char tag[2][RELAY_MAX_TAG + 1];
+	struct relay_route_leg undo[2]; /* writers only (stripe lock) */
 };
-_Static_assert(sizeof(struct relay_slot) == 896, "relay_slot layout");
+_Static_assert(sizeof(struct relay_slot) == 1168, "relay_slot layout");
 
 struct relay_slice {
 	struct shm_lock lock;

@@ -169,8 +169,18 @@ static int req_check(const struct relay_table *t, const struct relay_req *r)
 	return 0;
 }
 
+/* An offer on a live session keeps its legs as they were, for
+ * relay_revert; an answer (or a new session) leaves nothing to revert. */
+static void keep_undo(struct relay_slot *s, uint32_t flags, bool created)
+{
+	s->undo_armed = !created && (flags & RELAY_F_CREATE);
+	if (s->undo_armed)
+		memcpy(s->undo, s->route.leg, sizeof(s->undo));
+}
+
 int relay_update(const struct relay_req *r, struct relay_addr *local)
 {
+	bool created;
 	struct relay_table *t = relay_table();
 	uint32_t hash = call_hash(r->call_id), w;
 	int64_t now = relay_now_ms();
@@ -184,11 +194,13 @@ int relay_update(const struct relay_req *r, struct relay_addr *local)
 	lock = relay_stripe(t, hash);
 	shm_lock(lock);
 	err = find_locked(t, r, hash, &m);
-	if (err == -ENOENT && (r->flags & RELAY_F_CREATE))
+	created = err == -ENOENT && (r->flags & RELAY_F_CREATE);
+	if (created)
 		err = create_locked(t, r, hash, now, &m);
 	if (err)
 		goto out;
 	s = &relay_slots(t)[m.q];
+	keep_undo(s, r->flags, created);
 	if (m.retag == 1)
 		set_tag(s, m.leg, r->tag);
 	else if (m.retag == 2)
@@ -242,6 +254,51 @@ int relay_delete(slice call_id, slice tag, slice other_tag)
 	}
 	shm_unlock(lock);
 	stat_add(STAT_RELAY_SESSIONS_DELETED, (uint64_t)n);
+	return n ? n : -ENOENT;
+}
+
+/* The legs that signalling changed since the armed offer go back to how
+ * they were, latches and re-latch window included; the others keep what
+ * they learned meanwhile. */
+static void revert_locked(struct relay_slot *s)
+{
+	uint32_t w = relay_route_write_begin(s);
+
+	for (unsigned l = 0; l < 2; l++) {
+		const struct relay_route_leg *was = &s->undo[l], *now = &s->route.leg[l];
+
+		if (!relay_addr_eq(&was->sdp, &now->sdp) || was->flags != now->flags)
+			s->route.leg[l] = *was;
+	}
+	relay_route_write_end(s, w);
+	s->undo_armed = 0;
+}
+
+int relay_revert(slice call_id, slice tag)
+{
+	struct relay_table *t = relay_table();
+	uint32_t hash = call_hash(call_id);
+	struct relay_slot *slots;
+	struct shm_lock *lock;
+	int n = 0;
+
+	if (!t)
+		return -ENODEV;
+	if (call_id.len == 0 || call_id.len > RELAY_MAX_CALL_ID || tag.len == 0)
+		return -EINVAL;
+	slots = relay_slots(t);
+	lock = relay_stripe(t, hash);
+	shm_lock(lock);
+	for (uint32_t i = *bucket_of(t, hash); i; i = slots[i - 1].hnext) {
+		struct relay_slot *s = &slots[i - 1];
+
+		if (same_call(s, call_id) && s->undo_armed &&
+		    (tag_is(s, 0, tag) || tag_is(s, 1, tag))) {
+			revert_locked(s);
+			n++;
+		}
+	}
+	shm_unlock(lock);
 	return n ? n : -ENOENT;
 }
 

@@ -246,8 +246,11 @@ void proxy_media_response_locked(const struct pinhole_conf *conf, const struct t
 
 void proxy_media_failed_locked(const struct pinhole_conf *conf, const struct tm_slot *t)
 {
-	if (!relay_on(conf) || t->method != SIP_M_INVITE ||
-	    tm_parse_stored(t->req, t->req_len, &scratch) < 0 || scratch.to.tag.len)
+	if (!relay_on(conf) || (t->method != SIP_M_INVITE && t->method != SIP_M_UPDATE) ||
+	    tm_parse_stored(t->req, t->req_len, &scratch) < 0)
 		return;
-	relay_delete(scratch.call_id, scratch.from.tag, SLICE_NULL);
+	if (!scratch.to.tag.len && t->method == SIP_M_INVITE)
+		relay_delete(scratch.call_id, scratch.from.tag, SLICE_NULL);
+	else if (scratch.to.tag.len && is_sdp(&scratch))
+		relay_revert(scratch.call_id, scratch.from.tag);
 }

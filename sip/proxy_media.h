@@ -52,7 +52,8 @@ void proxy_media_response_locked(const struct pinhole_conf *conf, const struct t
 				 const struct tm_branch *b, const struct sip_msg *resp,
 				 const struct sockaddr *src, char *out, size_t cap, size_t *len);
 /* A final failure going upstream for t with no branch left: the sessions
- * of an initial INVITE are deleted. */
+ * of an initial INVITE are deleted; an in-dialog offer (re-INVITE,
+ * UPDATE) that was rejected is reverted (relay_revert). */
 void proxy_media_failed_locked(const struct pinhole_conf *conf, const struct tm_slot *t);
 
 #endif

@@ -267,6 +267,23 @@ def reinvite(caller, d, callee, body, answer_body):
     return req, ok
 
 
+def reinvite_refused(caller, d, callee, body, code, reason):
+    """In-dialog INVITE from caller's dialog d that callee refuses with
+    code: the final response the caller got (ACKed)."""
+    d.cseq += 1
+    d.inv_branch = caller.branch()
+    caller.send(d.request_text("INVITE", body, branch=d.inv_branch))
+    req, src = callee.request("INVITE")
+    if not req:
+        return None
+    callee.send(callee.reply_text(req, code, reason, to_tag=None), src)
+    r = caller.response("INVITE", call_id=d.call_id)
+    if r is not None:
+        caller.send(ack_for_failure(d, r))
+    callee.request("ACK", 1.0)
+    return r
+
+
 # ---- the test ---------------------------------------------------------------------
 
 def relay_list(srv):
@@ -385,6 +402,14 @@ def test_call(tap, bed, srv, alice, bob, arts):
                         sdp(phnat.LAN_IP, ALICE_RTP2, "sendrecv", 4))
     tap.ok(req is not None and ok4 is not None, "bob resumes")
     check_media(tap, a_rtp2, to_bob_leg, b_rtp, to_alice_leg, "resumed")
+
+    # alice offers a hold that bob refuses: the call stays as it was
+    # (RFC 3264 §8), the relay too, so bob's media still reaches alice.
+    r = reinvite_refused(alice, a, bob, sdp(phnat.LAN_IP, ALICE_RTP2, "sendonly", 5), 488,
+                         "Not Acceptable Here")
+    tap.ok(r is not None and r.status == 488, "alice's hold refused: the 488 reaches her",
+           r and r.start)
+    check_media(tap, a_rtp2, to_bob_leg, b_rtp, to_alice_leg, "after the refused hold")
 
     test_exhausted(tap, srv, alice, bob)
 

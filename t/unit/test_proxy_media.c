@@ -294,6 +294,10 @@ static void test_answer(void)
 	parse(ok, &msg);
 	proxy_media_failed_locked(&conf, &slot);
 	IS_INT(relay_session_count(), 1, "a failed re-INVITE keeps the session");
+	w = leg_of("m4", "b4");
+	OK(w.found && sdp_is(&w.sdp, "198.51.100.7", 42000),
+	   "and reverts bob's leg to the address before the rejected offer");
+	IS_INT(relay_revert(SLICE_LIT("m4"), SLICE_LIT("b4")), -ENOENT, "once");
 	transaction(inv, sent, false);
 	proxy_media_failed_locked(&conf, &slot);
 	IS_INT(relay_session_count(), 0, "a failed initial INVITE deletes it");

@@ -385,6 +385,50 @@ static void test_party_host_wins_back(void)
 	relay_delete(SLICE_LIT("w2"), SLICE_NULL, SLICE_NULL);
 }
 
+/* A rejected re-offer: the legs it changed go back, latches included;
+ * what the other leg learned meanwhile stays. An answered offer, or a
+ * second revert, leaves nothing to revert. */
+static void test_revert(void)
+{
+	struct relay_addr l, a_nat = v4("203.0.113.7", 61000), a_new = v4("203.0.113.7", 61008),
+			  b_src = v4("192.0.2.2", 6000);
+	struct relay_table *t = relay_table();
+	struct relay_route rt;
+	int64_t now = relay_now_ms();
+
+	if (!OK(offer("rv", "fa", 5000, &l) == 0 && answer("rv", "tb", "fa", 6000, &l) == 0,
+		"call up"))
+		return;
+	IS_INT(relay_revert(SLICE_LIT("rv"), SLICE_LIT("fa")), -ENOENT,
+	       "an answered initial offer has nothing to revert");
+	uint32_t q = (l.port - BASE) / 4;
+	struct relay_slot *s = &relay_slots(t)[q];
+	relay_route_read(s, &rt);
+	OK(relay_latch(t, q, rt.gen, 0, 0, &a_nat, now), "a latched");
+	struct relay_req re = req("rv", "fa", "tb", 0, v4("192.0.2.1", 5010),
+				  RELAY_F_CREATE | RELAY_F_NO_RECV);
+	OK(relay_update(&re, &l) == 0, "a re-offers: hold, new port");
+	relay_route_read(s, &rt);
+	OK(relay_latch(t, q, rt.gen, 0, 0, &a_new, now + 10), "a's new stream re-latches");
+	OK(relay_latch(t, q, rt.gen, 1, 0, &b_src, now + 10), "b latches meanwhile");
+	IS_INT(relay_revert(SLICE_LIT("rv"), SLICE_LIT("fa")), 1, "the offer is rejected: reverted");
+	relay_route_read(s, &rt);
+	OK(rt.leg[0].sdp.port == 5000 && rt.leg[0].flags == 0, "a's address and flags are back");
+	OK(relay_addr_eq(&rt.leg[0].latched[0], &a_nat), "and its latch");
+	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &a_new, now + 20), RELAY_V_DROP,
+	       "the refused stream's source is not accepted");
+	OK(relay_addr_eq(&rt.leg[1].latched[0], &b_src), "b keeps what it latched");
+	IS_INT(relay_revert(SLICE_LIT("rv"), SLICE_LIT("fa")), -ENOENT, "a second revert: nothing");
+	OK(relay_update(&re, &l) == 0, "a re-offers again");
+	struct relay_req ans = req("rv", "tb", "fa", 0, v4("192.0.2.2", 6000), 0);
+	OK(relay_update(&ans, &l) == 0, "b answers");
+	IS_INT(relay_revert(SLICE_LIT("rv"), SLICE_LIT("fa")), -ENOENT, "an answered offer stays");
+	relay_route_read(s, &rt);
+	OK(rt.leg[0].sdp.port == 5010 && rt.leg[0].flags == RELAY_F_NO_RECV, "in force");
+	IS_INT(relay_revert(SLICE_NULL, SLICE_LIT("fa")), -EINVAL, "an empty Call-ID: -EINVAL");
+	relay_delete(SLICE_LIT("rv"), SLICE_NULL, SLICE_NULL);
+}
+
 /* A first latch on the party's own host needs no second chance. */
 static void test_party_first(void)
 {
@@ -459,6 +503,7 @@ int main(void)
 	test_sdp_wins_back();
 	test_party_host_wins_back();
 	test_party_first();
+	test_revert();
 	test_addresses();
 	shm_detach();
 	return tap_done();
