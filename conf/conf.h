@@ -35,6 +35,8 @@ struct conf_listen {
 	uint8_t proto;                 /* enum conf_proto */
 	char address[CONF_ADDR_LEN];
 	uint16_t port;
+	uint8_t ip[16];                /* address in binary (IPv4 v4-mapped),
+	                                  set with it by conf_load */
 };
 
 struct pinhole_conf {
@@ -45,6 +47,10 @@ struct pinhole_conf {
 	char advertise[CONF_ADDR_LEN];
 	char domains[CONF_MAX_DOMAINS][CONF_NAME_LEN];
 	unsigned ndomains;
+	/* The IP literals among domains and advertise, in binary (IPv4
+	 * v4-mapped), set with them by conf_load for conf_is_local_domain. */
+	uint8_t domain_ips[CONF_MAX_DOMAINS + 1][16];
+	unsigned ndomain_ips;
 
 	struct { unsigned udp, tcp, tls, relay; } workers;
 	uint64_t shm_size;             /* bytes */
@@ -133,7 +139,9 @@ unsigned conf_restart_only_changes(const struct pinhole_conf *old_conf,
 /* Whether a host (case-insensitive, IPv6 with or without brackets) is one
  * of conf->domains, or an IP address equal to a listen address or to
  * advertise (so requests to the proxy's own IP are local). A wildcard listen
- * address (0.0.0.0, ::) matches nothing: list such hosts in domains. */
+ * address (0.0.0.0, ::) matches nothing: list such hosts in domains. The
+ * configured addresses are compared in the binary form conf_load stored
+ * (listen[].ip, domain_ips); only host is parsed. */
 bool conf_is_local_domain(const struct pinhole_conf *conf, slice host);
 
 const char *conf_proto_name(enum conf_proto p);

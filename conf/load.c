@@ -183,6 +183,7 @@ int conf_load(const char *path, struct pinhole_conf *out, struct conf_errors *er
 		set_path(&ctx);
 		walk_group(&ctx, config_root_setting(&cfg), "");
 		conf_check_all(&ctx);
+		conf_ips_store(out);
 	}
 	config_destroy(&cfg);
 	conf_sources_free(&ctx);

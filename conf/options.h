@@ -114,5 +114,8 @@ void conf_check_all(struct conf_ctx *ctx);
 void conf_format_hostport(const char *addr, unsigned port, char *buf, size_t cap);
 /* Parses an IPv4/IPv6 literal into 16 bytes (v4 mapped); false if none. */
 bool conf_ip_parse(const char *s, uint8_t out[16]);
+/* Stores the binary forms of the listen addresses, IP domains and
+ * advertise (listen[].ip, domain_ips) once every key is set. */
+void conf_ips_store(struct pinhole_conf *conf);
 
 #endif

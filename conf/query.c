@@ -3,7 +3,8 @@
  *
  * The defaults, the reload comparison (which changed keys need a restart,
  * from the table's reloadable flag) and the local-domain test the SIP
- * workers run on each request URI. A struct pinhole_conf is read-only once
+ * workers run on each request URI, against the configured addresses parsed
+ * once at load (conf_ips_store). A struct pinhole_conf is read-only once
  * loaded, so any process may call these without locking.
  */
 #include "options.h"
@@ -16,6 +17,23 @@ void conf_defaults(struct pinhole_conf *out)
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < conf_noptions; i++)
 		conf_types[conf_options[i].type].set_default(&conf_options[i], out);
+	conf_ips_store(out);
+}
+
+/* A listen address that does not parse (only in a configuration conf_load
+ * refuses) stays all zero. */
+void conf_ips_store(struct pinhole_conf *conf)
+{
+	for (unsigned i = 0; i < conf->nlisten; i++)
+		if (!conf_ip_parse(conf->listen[i].address, conf->listen[i].ip))
+			memset(conf->listen[i].ip, 0, sizeof(conf->listen[i].ip));
+	conf->ndomain_ips = 0;
+	for (unsigned i = 0; i <= conf->ndomains; i++) {
+		const char *s = i < conf->ndomains ? conf->domains[i] : conf->advertise;
+
+		if (*s && conf_ip_parse(s, conf->domain_ips[conf->ndomain_ips]))
+			conf->ndomain_ips++;
+	}
 }
 
 unsigned conf_restart_only_changes(const struct pinhole_conf *old_conf,
@@ -51,11 +69,18 @@ static bool host_cstr(slice host, char *buf, size_t cap)
 	return true;
 }
 
-static bool same_ip(const uint8_t ip[16], const char *addr)
+/* A domain, or a listen address or advertise spelled as configured: how
+ * pinhole's own Via and Record-Route name it, so the usual match needs no
+ * parse of host. h is not empty. */
+static bool named_as_configured(const struct pinhole_conf *conf, const char *h)
 {
-	uint8_t other[16];
-
-	return *addr && conf_ip_parse(addr, other) && memcmp(ip, other, 16) == 0;
+	for (unsigned i = 0; i < conf->ndomains; i++)
+		if (strcasecmp(h, conf->domains[i]) == 0)
+			return true;
+	for (unsigned i = 0; i < conf->nlisten; i++)
+		if (strcasecmp(h, conf->listen[i].address) == 0)
+			return true;
+	return strcasecmp(h, conf->advertise) == 0;
 }
 
 bool conf_is_local_domain(const struct pinhole_conf *conf, slice host)
@@ -65,18 +90,17 @@ bool conf_is_local_domain(const struct pinhole_conf *conf, slice host)
 
 	if (!host_cstr(host, h, sizeof(h)))
 		return false;
-	for (unsigned i = 0; i < conf->ndomains; i++)
-		if (strcasecmp(h, conf->domains[i]) == 0)
-			return true;
+	if (named_as_configured(conf, h))
+		return true;
 	if (!conf_ip_parse(h, ip))
 		return false;
-	for (unsigned i = 0; i < conf->ndomains; i++)
-		if (same_ip(ip, conf->domains[i]))
+	for (unsigned i = 0; i < conf->ndomain_ips; i++)
+		if (memcmp(ip, conf->domain_ips[i], 16) == 0)
 			return true;
 	for (unsigned i = 0; i < conf->nlisten; i++)
-		if (same_ip(ip, conf->listen[i].address))
+		if (memcmp(ip, conf->listen[i].ip, 16) == 0)
 			return true;
-	return same_ip(ip, conf->advertise);
+	return false;
 }
 
 const char *conf_proto_name(enum conf_proto p)

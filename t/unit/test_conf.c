@@ -653,6 +653,35 @@ static void test_is_local_domain(void)
 	OK(!conf_is_local_domain(&conf, slice_make("example.com\0x", 13)), "embedded NUL is not");
 }
 
+/* The configured addresses are compared in the binary form stored at load:
+ * any spelling of the same address matches, and listen entries carried
+ * into another configuration (as a reload keeps them) keep theirs. */
+static void test_local_addresses_stored(void)
+{
+	static struct pinhole_conf other;
+
+	loads("listen = ( { address = \"192.0.2.10\"; },\n"
+	      "           { proto = \"tcp\"; address = \"2001:db8::10\"; } );\n"
+	      "advertise = \"2001:db8::7\";\n"
+	      "domains = [ \"example.com\", \"198.51.100.1\" ];\n", "addresses config");
+	IS_INT(conf.ndomain_ips, 2, "the IP domain and advertise stored, not the name");
+	OK(conf_is_local_domain(&conf, SLICE_LIT("[2001:DB8:0:0::10]")), "listen IPv6 respelled");
+	OK(conf_is_local_domain(&conf, SLICE_LIT("::ffff:192.0.2.10")), "listen IPv4 v4-mapped");
+	OK(conf_is_local_domain(&conf, SLICE_LIT("2001:db8:0::7")), "advertise respelled");
+	OK(conf_is_local_domain(&conf, SLICE_LIT("::ffff:198.51.100.1")), "IP domain v4-mapped");
+	OK(!conf_is_local_domain(&conf, SLICE_LIT("2001:db8::8")), "a neighbour is not");
+	other = conf;
+	loads("listen = ( { address = \"192.0.2.20\"; } );\n", "another listen address");
+	memcpy(other.listen, conf.listen, sizeof(other.listen));
+	other.nlisten = conf.nlisten;
+	OK(conf_is_local_domain(&other, SLICE_LIT("::ffff:192.0.2.20")),
+	   "listen entries copied with their binary address");
+	OK(!conf_is_local_domain(&other, SLICE_LIT("::ffff:192.0.2.10")), "and the old one gone");
+	conf_defaults(&other);
+	OK(conf_is_local_domain(&other, SLICE_LIT("::ffff:127.0.0.1")), "defaults stored too");
+	IS_INT(other.ndomain_ips, 1, "  the default domain 127.0.0.1");
+}
+
 static void test_proto_names(void)
 {
 	OK(strcmp(conf_proto_name(CONF_PROTO_UDP), "udp") == 0, "udp");
@@ -749,6 +778,7 @@ int main(void)
 	test_errors_overflow_is_counted();
 	test_restart_only_changes();
 	test_is_local_domain();
+	test_local_addresses_stored();
 	test_proto_names();
 	test_man_page_documents_every_key();
 	return tap_done();
