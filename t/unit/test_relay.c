@@ -347,22 +347,35 @@ static void test_sdp_wins_back(void)
 	relay_delete(SLICE_LIT("w1"), SLICE_NULL, SLICE_NULL);
 }
 
+/* An offer of call from a NATed party: SDP 10.0.0.5:4000 (private),
+ * signalling from 203.0.113.7:5060 (its NAT); its slot in *q, or NULL. */
+static struct relay_slot *nated_offer(const char *call, uint32_t *q)
+{
+	struct relay_req r = req(call, "f", "", 0, v4("10.0.0.5", 4000), RELAY_F_CREATE);
+	struct relay_addr l;
+
+	r.from = v4("203.0.113.7", 5060);
+	if (!OK(relay_update(&r, &l) == 0, "%s: offer with the signalling source", call))
+		return NULL;
+	*q = (l.port - BASE) / 4;
+	return &relay_slots(relay_table())[*q];
+}
+
 /* A NATed party: its SDP address is private, its media comes from the
  * NAT's public address, which is also where its signalling came from. */
 static void test_party_host_wins_back(void)
 {
 	struct relay_addr l, evil = v4("198.51.100.9", 9), nat = v4("203.0.113.7", 61000),
 			  nat2 = v4("203.0.113.7", 61002), other = v4("203.0.113.8", 61000);
-	struct relay_req r = req("w2", "f", "", 0, v4("10.0.0.5", 4000), RELAY_F_CREATE);
+	struct relay_req r = req("w2", "f", "", 0, v4("10.0.0.5", 4000), 0);
 	struct relay_table *t = relay_table();
 	struct relay_route rt;
 	int64_t now = relay_now_ms();
+	uint32_t q;
+	struct relay_slot *s = nated_offer("w2", &q);
 
-	r.from = v4("203.0.113.7", 5060);
-	if (!OK(relay_update(&r, &l) == 0, "offer with the signalling source"))
+	if (!s)
 		return;
-	uint32_t q = (l.port - BASE) / 4;
-	struct relay_slot *s = &relay_slots(t)[q];
 	relay_route_read(s, &rt);
 	IS_INT(rt.leg[0].from.port, 0, "the signalling host is kept without its port");
 	OK(relay_latch(t, q, rt.gen, 0, 0, &evil, now), "a sprayer latches first");
@@ -377,8 +390,6 @@ static void test_party_host_wins_back(void)
 	       "the sprayer is out");
 	IS_INT(relay_latch_verdict(&rt.leg[0], 0, &nat2, now + 60001), RELAY_V_DROP,
 	       "and once the party holds the leg, a second port of its host waits for a move");
-	r.from = (struct relay_addr){ 0 };
-	r.flags = 0;
 	OK(relay_update(&r, &l) == 0, "an update without a source");
 	relay_route_read(s, &rt);
 	OK(rt.leg[0].from.family == AF_INET, "keeps the host known");
@@ -432,17 +443,15 @@ static void test_revert(void)
 /* A first latch on the party's own host needs no second chance. */
 static void test_party_first(void)
 {
-	struct relay_addr l, evil = v4("198.51.100.9", 9), nat = v4("203.0.113.7", 61000);
-	struct relay_req r = req("w3", "f", "", 0, v4("10.0.0.5", 4000), RELAY_F_CREATE);
+	struct relay_addr evil = v4("198.51.100.9", 9), nat = v4("203.0.113.7", 61000);
 	struct relay_table *t = relay_table();
 	struct relay_route rt;
 	int64_t now = relay_now_ms();
+	uint32_t q;
+	struct relay_slot *s = nated_offer("w3", &q);
 
-	r.from = v4("203.0.113.7", 5060);
-	if (!OK(relay_update(&r, &l) == 0, "offer"))
+	if (!s)
 		return;
-	uint32_t q = (l.port - BASE) / 4;
-	struct relay_slot *s = &relay_slots(t)[q];
 	relay_route_read(s, &rt);
 	OK(relay_latch(t, q, rt.gen, 0, 0, &nat, now), "the party latches first");
 	relay_route_read(s, &rt);
