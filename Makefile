@@ -4,7 +4,7 @@
 #   make test         install test dependencies (contrib/deps.sh), run every test
 #   make check-asan   the same tests built with ASan + UBSan (in build-asan/)
 #   make run          start pinhole in the foreground with conf/pinhole.conf
-#   make fuzz         build the libFuzzer parser harness and run it for 60 s
+#   make fuzz         build the libFuzzer harnesses and run each for 60 s
 #   make install      PREFIX=/usr/local SYSCONFDIR=$(PREFIX)/etc DESTDIR=
 #
 # Every .c file of the part folders goes into one static library; the two
@@ -111,14 +111,24 @@ bench: all $(BENCH_BIN)
 FUZZ_SRC := base/slice.c base/log.c base/log_syslog.c sip/chars.c sip/param.c sip/uri.c \
 	sip/nameaddr.c sip/credentials.c sip/sdp.c sip/msg.c sip/msg_access.c \
 	sip/msg_check.c sip/hdr.c sip/method.c sip/via.c sip/cseq.c
+# The rtpproxy control parser and the SDP parser and rewriter: pure functions.
+FUZZ_MEDIA_SRC := base/slice.c base/netaddr.c sip/chars.c sip/sdp.c sip/sdp_rewrite.c \
+	relay/control_parse.c
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 FUZZ_TIME ?= 60
 fuzz: deps
-	@mkdir -p $(BUILD)/fuzz/corpus
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/media-corpus
 	clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/fuzz_parse t/fuzz/fuzz_parse.c $(FUZZ_SRC)
+	clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/fuzz_media t/fuzz/fuzz_media.c $(FUZZ_MEDIA_SRC)
 	cp $(CONFORMANCE_DIR)/rfc4475/*.dat $(CONFORMANCE_DIR)/rfc5118/wire/* $(BUILD)/fuzz/corpus/ 2>/dev/null || true
+	cp t/fuzz/media/* $(BUILD)/fuzz/media-corpus/
+	for f in $$(grep -l '^v=0' $(CONFORMANCE_DIR)/rfc5118/wire/*.dat); do \
+		{ printf s; sed '1,/^\r*$$/d' $$f; } > $(BUILD)/fuzz/media-corpus/sdp-$${f##*/}; \
+	done 2>/dev/null || true
 	$(BUILD)/fuzz/fuzz_parse -max_total_time=$(FUZZ_TIME) -max_len=8192 \
 		-dict=t/fuzz/sip.dict $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_media -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+		-dict=t/fuzz/media.dict $(BUILD)/fuzz/media-corpus
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
