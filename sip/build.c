@@ -346,6 +346,35 @@ static void reply_to(const struct sip_msg *req, unsigned code, slice to_tag,
 	out_put(o, "\r\n", 2);
 }
 
+const char *sip_reason_phrase(unsigned code)
+{
+	switch (code) {
+	case 100: return "Trying";
+	case 180: return "Ringing";
+	case 183: return "Session Progress";
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 407: return "Proxy Authentication Required";
+	case 408: return "Request Timeout";
+	case 416: return "Unsupported URI Scheme";
+	case 420: return "Bad Extension";
+	case 480: return "Temporarily Unavailable";
+	case 481: return "Call/Transaction Does Not Exist";
+	case 482: return "Loop Detected";
+	case 483: return "Too Many Hops";
+	case 487: return "Request Terminated";
+	case 500: return "Server Internal Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "Version Not Supported";
+	case 513: return "Message Too Large";
+	default: return code < 300 ? "OK" : "Error";
+	}
+}
+
 int sip_reply_build(const struct sip_msg *req, unsigned code, const char *reason,
 		    slice top_via, slice to_tag, const char *extra, char *out,
 		    size_t cap, size_t *len)

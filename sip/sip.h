@@ -465,6 +465,9 @@ void sip_build_set_body(struct sip_builder *b, slice body);
  * of an earlier call (-E2BIG too many edits, -EINVAL overlapping edits). */
 int sip_build_finish(struct sip_builder *b, char *out, size_t cap, size_t *len);
 
+/* The reason phrase of RFC 3261 §21 for the codes pinhole answers with;
+ * "OK" or "Error" for others. */
+const char *sip_reason_phrase(unsigned code);
 /* A response to req built from scratch (RFC 3261 §8.2.6): Via (all, with
  * the top one as given in top_via if not empty), From, To (a To tag added
  * when the request has none and code > 100), Call-ID, CSeq, then extra

@@ -246,7 +246,6 @@ int tm_reply_locked(const struct pinhole_conf *conf, struct tm_slot *t, unsigned
 void tm_uas_send_locked(const struct pinhole_conf *conf, struct tm_slot *t,
 			const char *buf, size_t len, unsigned code, int64_t now);
 void tm_uas_timers_locked(const struct pinhole_conf *conf, struct tm_slot *t, int64_t now);
-const char *tm_reason(unsigned code);
 
 /* ---- tm_uac.c: the client branches, §16.7 ---------------------------- */
 

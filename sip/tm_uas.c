@@ -20,28 +20,6 @@
 
 static struct sip_msg stored_msg;    /* parse of a stored request, under a lock */
 
-const char *tm_reason(unsigned code)
-{
-	switch (code) {
-	case 100: return "Trying";
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 407: return "Proxy Authentication Required";
-	case 408: return "Request Timeout";
-	case 480: return "Temporarily Unavailable";
-	case 481: return "Call/Transaction Does Not Exist";
-	case 482: return "Loop Detected";
-	case 483: return "Too Many Hops";
-	case 487: return "Request Terminated";
-	case 500: return "Server Internal Error";
-	case 503: return "Service Unavailable";
-	case 513: return "Message Too Large";
-	default: return code < 300 ? "OK" : "Error";
-	}
-}
-
 static void count_class(unsigned code)
 {
 	static const enum stat_id by_class[] = { STAT_TM_1XX, STAT_TM_2XX, STAT_TM_3XX,
@@ -299,7 +277,7 @@ int tm_reply_locked(const struct pinhole_conf *conf, struct tm_slot *t, unsigned
 	if (rc < 0)
 		return rc;
 	tlen = sip_reply_to_tag(&stored_msg, "pt", tm_table()->boot, tag, sizeof(tag));
-	rc = sip_reply_build(&stored_msg, code, reason ? reason : tm_reason(code), SLICE_NULL,
+	rc = sip_reply_build(&stored_msg, code, reason ? reason : sip_reason_phrase(code), SLICE_NULL,
 			     slice_make(tag, tlen), extra, out, sizeof(out), &len);
 	if (rc < 0)
 		return rc;

@@ -12,6 +12,5 @@
  * reason NULL → the standard phrase; extra: complete header lines. */
 int sl_reply(struct sip_rx *rx, const struct sip_msg *msg, bool force_rport,
 	     unsigned code, const char *reason, const char *extra);
-const char *sl_reason_default(unsigned code);
 
 #endif

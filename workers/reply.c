@@ -17,28 +17,6 @@
 #include <netinet/in.h>
 #include <stdio.h>
 
-const char *sl_reason_default(unsigned code)
-{
-	switch (code) {
-	case 100: return "Trying";
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 416: return "Unsupported URI Scheme";
-	case 420: return "Bad Extension";
-	case 480: return "Temporarily Unavailable";
-	case 481: return "Call/Transaction Does Not Exist";
-	case 483: return "Too Many Hops";
-	case 500: return "Server Internal Error";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 505: return "Version Not Supported";
-	default: return code < 300 ? "OK" : "Error";
-	}
-}
-
 static void count_reply(unsigned code)
 {
 	STAT_INC(SL_SENT_REPLIES);
@@ -81,7 +59,7 @@ int sl_reply(struct sip_rx *rx, const struct sip_msg *msg, bool force_rport,
 	int rc;
 
 	if (!reason)
-		reason = sl_reason_default(code);
+		reason = sip_reason_phrase(code);
 	if (msg->nvia)
 		vlen = sip_reply_top_via(msg, (const struct sockaddr *)&rx->src, force_rport,
 					 via, sizeof(via));
