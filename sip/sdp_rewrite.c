@@ -13,7 +13,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 
-#define MAX_EDITS (2 + 3 * SDP_MAX_MEDIA + 1)
+/* o=, session c= and the marker; per stream the m= port, its c=, the
+ * a=rtcp port and the a=rtcp address. */
+#define MAX_EDITS (3 + 4 * SDP_MAX_MEDIA)
 
 enum edit_kind {
 	ED_ADDR,        /* "IP4 a.b.c.d" / "IP6 x::y" over addrtype..address */

@@ -260,6 +260,35 @@ static void test_no_media_and_trailing_blank(void)
 	IS_INT(sdp_parse(slice_cstr(out), &s, &reason), 0, "which still parses");
 }
 
+/* Every stream with its own c= and an a=rtcp address: four edits each,
+ * on all SDP_MAX_MEDIA streams (found by t/fuzz/fuzz_media.c: the last
+ * streams and the marker were dropped, the edit list being too short). */
+static void test_all_streams_full(void)
+{
+	char body[2048] = "v=0\r\no=- 5 5 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n";
+	uint16_t ports[SDP_MAX_MEDIA];
+	struct sdp_session s, again;
+	const char *reason;
+	char line[128];
+
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		snprintf(line, sizeof(line),
+			 "m=audio %u RTP/AVP 0\r\nc=IN IP4 10.0.1.%u\r\na=rtcp:%u IN IP4 10.0.1.%u\r\n",
+			 4000 + 2 * i, i, 4001 + 2 * i, i);
+		strcat(body, line);
+		ports[i] = (uint16_t)(30000 + 2 * i);
+	}
+	IS_INT(rewrite(body, "192.0.2.1", false, ports, SDP_MAX_MEDIA, &s), 0,
+	       "%d streams with c= and a=rtcp addresses", SDP_MAX_MEDIA);
+	OK(sdp_has_relay_marker(slice_cstr(out)), "the marker is there");
+	IS_INT(sdp_parse(slice_cstr(out), &again, &reason), 0, "the result parses");
+	IS_INT(again.media[SDP_MAX_MEDIA - 1].port, 30014, "the last stream has its relay port");
+	IS_SLICE(again.media[SDP_MAX_MEDIA - 1].conn.address, "192.0.2.1", "and the relay's c=");
+	IS_INT(again.media[SDP_MAX_MEDIA - 1].rtcp_port, 30015, "and its a=rtcp port");
+	IS_SLICE(again.media[SDP_MAX_MEDIA - 1].rtcp_addr, "192.0.2.1", "and a=rtcp address");
+	OK(strstr(out, "10.0.1.") == NULL, "no party address is left");
+}
+
 static void test_full_buffer(void)
 {
 	struct sdp_relay r = { .addr = SLICE_LIT("203.0.113.1"), .port = { 30000, 30004 } };
@@ -318,6 +347,7 @@ int main(void)
 	test_marker();
 	test_disabled_stream();
 	test_no_media_and_trailing_blank();
+	test_all_streams_full();
 	test_full_buffer();
 	test_content_length();
 	return tap_done();
