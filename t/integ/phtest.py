@@ -143,7 +143,10 @@ class Server:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("pinhole exited with %s:\n%s" % (self.proc.returncode, self.log_text()))
-            if os.path.exists(self.fifo) and self.options_ok(0.3):
+            # Up when it answers SIP and its ctl process reads the FIFO (a
+            # FIFO left by a killed run exists before the new reader opens it).
+            if os.path.exists(self.fifo) and self.options_ok(0.3) and \
+                    self.ctl("ps", timeout_ms=300)[0] == 0:
                 return self
             time.sleep(0.05)
         raise RuntimeError("pinhole did not come up:\n" + self.log_text())
