@@ -158,12 +158,28 @@ static int reply(int (*fn)(struct sbuf *, const void *), const struct reply_arg 
 	return rc;
 }
 
+/* The E-codes the parser gives malformed commands. */
+static bool known_ecode(int e)
+{
+	static const int codes[] = { RTPP_E_UNKNOWN_CMD, RTPP_E_NARGS, RTPP_E_MODS,
+				     RTPP_E_SYNTAX, RTPP_E_D_MOD, RTPP_E_UL_EXTERNAL,
+				     RTPP_E_UL_INTERNAL, RTPP_E_UL_PTIME, RTPP_E_UL_CODECS,
+				     RTPP_E_UL_LOCAL, RTPP_E_UL_REMOTE, RTPP_E_I_MOD,
+				     RTPP_E_Q_MOD };
+
+	for (size_t i = 0; i < ARRAY_LEN(codes); i++)
+		if (codes[i] == e)
+			return true;
+	return false;
+}
+
 /* Every E-code a malformed command or a failed U/L can get. */
 static void error_replies(const struct rtpp_cmd *cmd)
 {
 	static const int errs[] = { -ENOSPC, -ENOMEM, -ENOENT, -EINVAL, -EIO };
 	struct reply_arg a = { .cmd = cmd, .ecode = cmd->ecode };
 
+	check(known_ecode(cmd->ecode));
 	(void)reply(job_error, &a);
 	for (size_t i = 0; i < ARRAY_LEN(errs); i++) {
 		a.ecode = rtpp_ul_ecode(cmd->op, errs[i]);

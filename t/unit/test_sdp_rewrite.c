@@ -261,8 +261,9 @@ static void test_no_media_and_trailing_blank(void)
 }
 
 /* Every stream with its own c= and an a=rtcp address: four edits each,
- * on all SDP_MAX_MEDIA streams (found by t/fuzz/fuzz_media.c: the last
- * streams and the marker were dropped, the edit list being too short). */
+ * on all SDP_MAX_MEDIA streams (the last streams and the marker were
+ * dropped, the edit list being too short; t/fuzz/fuzz_media.c aborts on
+ * such a body). */
 static void test_all_streams_full(void)
 {
 	char body[2048] = "v=0\r\no=- 5 5 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n";
