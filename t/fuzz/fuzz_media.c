@@ -30,7 +30,7 @@ struct job {
 };
 
 /* Runs job into a heap buffer of cap bytes; returns its rc, the text in
- * *copy (malloc'd, caller frees) when want_copy. */
+ * *copy (malloc'd, the caller frees it) unless copy is NULL. */
 static int run_cut(const struct job *j, size_t cap, size_t *len, bool *full, char **copy)
 {
 	char *p = malloc(cap ? cap : 1);
@@ -142,8 +142,8 @@ static int job_info(struct sbuf *b, const void *arg)
 	return 0;
 }
 
-/* A reply: "COOKIE " first, one "\n" at the end, nothing else of the
- * cookie's separators. Returns the job's rc. */
+/* A reply fits exactly, starts with "COOKIE " and ends with "\n" (when
+ * its builder succeeds). Returns the builder's rc. */
 static int reply(int (*fn)(struct sbuf *, const void *), const struct reply_arg *a)
 {
 	struct job j = { fn, a, false };
