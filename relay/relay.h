@@ -76,14 +76,15 @@ struct relay_req {
  * (RFC 3264 §5.1). */
 int relay_update(const struct relay_req *r, struct relay_addr *local);
 
-/* An offer that was rejected (a re-INVITE or UPDATE answered 488, 491,
- * 487...): the sessions of call_id with a leg tagged tag go back to how
- * they were before their last offer, if it has not been answered since
- * (RFC 3264 §8: the old session stays in force). Only legs whose address
- * or flags the offer changed are restored, with their latches; a hold
- * offered and refused no longer silences the held side. Returns the
- * number reverted, -ENOENT when none had an offer pending (-EINVAL for a
- * bad Call-ID or an empty tag, -ENODEV without a relay). */
+/* An offer of tag's party that was rejected (a re-INVITE or UPDATE
+ * answered 488, 491, 487...): in the sessions of call_id, the leg tagged
+ * tag goes back to how it was before that offer, if it has not been
+ * answered since (RFC 3264 §8: the old session stays in force); if the
+ * offer changed the leg's address or flags it gets them back with its
+ * latches. A hold offered and refused no longer silences the held side;
+ * in a glare each party's offer is undone on its own leg. Returns the
+ * number of legs reverted, -ENOENT when none had an offer pending
+ * (-EINVAL for a bad Call-ID or an empty tag, -ENODEV without a relay). */
 int relay_revert(slice call_id, slice tag);
 
 /* Deletes the sessions of call_id (all its media) whose legs carry tag (and

@@ -71,8 +71,8 @@ struct relay_slot {
 	uint16_t slice;
 	uint16_t call_id_len;
 	uint8_t tag_len[2];
-	uint8_t undo_armed;             /* undo holds the legs before an offer
-	                                   not answered yet */
+	uint8_t undo_armed;             /* bit l: undo[l] holds leg l before an
+	                                   offer of its party not answered yet */
 	uint8_t pad[5];
 	char call_id[RELAY_MAX_CALL_ID + 1];
 	char tag[2][RELAY_MAX_TAG + 1];

@@ -169,13 +169,20 @@ static int req_check(const struct relay_table *t, const struct relay_req *r)
 	return 0;
 }
 
-/* An offer on a live session keeps its legs as they were, for
- * relay_revert; an answer (or a new session) leaves nothing to revert. */
-static void keep_undo(struct relay_slot *s, uint32_t flags, bool created)
+/* An offer of leg's party on a live session keeps the leg as it was, for
+ * relay_revert; an answer on leg settles the other party's offer; a new
+ * session has nothing to revert. Per leg, so that in a glare (both
+ * parties offer, both get 491) each offer is undone on its own leg. */
+static void keep_undo(struct relay_slot *s, unsigned leg, uint32_t flags, bool created)
 {
-	s->undo_armed = !created && (flags & RELAY_F_CREATE);
-	if (s->undo_armed)
-		memcpy(s->undo, s->route.leg, sizeof(s->undo));
+	if (created) {
+		s->undo_armed = 0;
+	} else if (flags & RELAY_F_CREATE) {
+		s->undo[leg] = s->route.leg[leg];
+		s->undo_armed |= (uint8_t)(1u << leg);
+	} else {
+		s->undo_armed &= (uint8_t)~(1u << (1 - leg));
+	}
 }
 
 int relay_update(const struct relay_req *r, struct relay_addr *local)
@@ -200,7 +207,7 @@ int relay_update(const struct relay_req *r, struct relay_addr *local)
 	if (err)
 		goto out;
 	s = &relay_slots(t)[m.q];
-	keep_undo(s, r->flags, created);
+	keep_undo(s, m.leg, r->flags, created);
 	if (m.retag == 1)
 		set_tag(s, m.leg, r->tag);
 	else if (m.retag == 2)
@@ -257,21 +264,20 @@ int relay_delete(slice call_id, slice tag, slice other_tag)
 	return n ? n : -ENOENT;
 }
 
-/* The legs that signalling changed since the armed offer go back to how
- * they were, latches and re-latch window included; the others keep what
- * they learned meanwhile. */
-static void revert_locked(struct relay_slot *s)
+/* Leg l as it was before its party's pending offer, latches and re-latch
+ * window included, when that offer changed its address or flags (else
+ * it keeps what it learned meanwhile); the other leg is left alone. */
+static void revert_locked(struct relay_slot *s, unsigned l)
 {
-	uint32_t w = relay_route_write_begin(s);
+	const struct relay_route_leg *was = &s->undo[l], *now = &s->route.leg[l];
 
-	for (unsigned l = 0; l < 2; l++) {
-		const struct relay_route_leg *was = &s->undo[l], *now = &s->route.leg[l];
+	if (!relay_addr_eq(&was->sdp, &now->sdp) || was->flags != now->flags) {
+		uint32_t w = relay_route_write_begin(s);
 
-		if (!relay_addr_eq(&was->sdp, &now->sdp) || was->flags != now->flags)
-			s->route.leg[l] = *was;
+		s->route.leg[l] = *was;
+		relay_route_write_end(s, w);
 	}
-	relay_route_write_end(s, w);
-	s->undo_armed = 0;
+	s->undo_armed &= (uint8_t)~(1u << l);
 }
 
 int relay_revert(slice call_id, slice tag)
@@ -292,10 +298,12 @@ int relay_revert(slice call_id, slice tag)
 	for (uint32_t i = *bucket_of(t, hash); i; i = slots[i - 1].hnext) {
 		struct relay_slot *s = &slots[i - 1];
 
-		if (same_call(s, call_id) && s->undo_armed &&
-		    (tag_is(s, 0, tag) || tag_is(s, 1, tag))) {
-			revert_locked(s);
-			n++;
+		for (unsigned l = 0; l < 2; l++) {
+			if (same_call(s, call_id) && (s->undo_armed & (1u << l)) &&
+			    tag_is(s, l, tag)) {
+				revert_locked(s, l);
+				n++;
+			}
 		}
 	}
 	shm_unlock(lock);

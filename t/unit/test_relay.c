@@ -437,6 +437,16 @@ static void test_revert(void)
 	relay_route_read(s, &rt);
 	OK(rt.leg[0].sdp.port == 5010 && rt.leg[0].flags == RELAY_F_NO_RECV, "in force");
 	IS_INT(relay_revert(SLICE_NULL, SLICE_LIT("fa")), -EINVAL, "an empty Call-ID: -EINVAL");
+
+	/* glare: both offer, both get 491 */
+	struct relay_req ga = req("rv", "fa", "tb", 0, v4("192.0.2.1", 5020), RELAY_F_CREATE);
+	struct relay_req gb = req("rv", "tb", "fa", 0, v4("192.0.2.2", 6020), RELAY_F_CREATE);
+	OK(relay_update(&ga, &l) == 0 && relay_update(&gb, &l) == 0, "glare: a and b offer");
+	IS_INT(relay_revert(SLICE_LIT("rv"), SLICE_LIT("fa")), 1, "a's offer undone");
+	IS_INT(relay_revert(SLICE_LIT("rv"), SLICE_LIT("tb")), 1, "b's offer undone");
+	relay_route_read(s, &rt);
+	OK(rt.leg[0].sdp.port == 5010 && rt.leg[1].sdp.port == 6000,
+	   "both legs as before the glare (%u, %u)", rt.leg[0].sdp.port, rt.leg[1].sdp.port);
 	relay_delete(SLICE_LIT("rv"), SLICE_NULL, SLICE_NULL);
 }
 
