@@ -9,7 +9,7 @@ import shutil
 import socket
 import time
 
-from phtest import render_conf
+from phtest import read_some, render_conf
 
 _seq = [0]
 
@@ -67,17 +67,8 @@ class Stream:
                 return msg
             if msg is not None:
                 continue
-            left = deadline - time.time()
-            if left <= 0:
-                return None
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                return None
-            except OSError:
-                return None
-            if not data:
+            data = read_some(self.sock, deadline)
+            if data is None:
                 return None
             self.buf += data
 

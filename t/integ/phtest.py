@@ -254,6 +254,21 @@ def udp_socket():
 _seq = [0]
 
 
+def read_some(sock, deadline):
+    """What a stream peer sent before deadline (time.time()), or None at
+    timeout, on an error or when the peer closed (SSL errors, want-read
+    included, are OSErrors)."""
+    left = deadline - time.time()
+    if left <= 0:
+        return None
+    sock.settimeout(left)
+    try:
+        data = sock.recv(65536)
+    except OSError:
+        return None
+    return data or None
+
+
 def options_msg(port, ruri=None, extra="", via_port=None, rport=True, callid=None):
     _seq[0] += 1
     n = _seq[0]

@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 
-from phtest import Server, free_port
+from phtest import Server, free_port, read_some
 
 
 def make_cert(directory, name="server", cn="localhost", san="DNS:localhost,IP:127.0.0.1"):
@@ -114,17 +114,8 @@ class StreamPeer:
             msg, self.buf = split_message(self.buf)
             if msg:
                 return msg
-            left = deadline - time.time()
-            if left <= 0:
-                return None
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except (socket.timeout, ssl.SSLWantReadError):
-                return None
-            except OSError:
-                return None
-            if not data:
+            data = read_some(self.sock, deadline)
+            if data is None:
                 return None
             self.buf += data
 
