@@ -9,7 +9,7 @@ import shutil
 import socket
 import time
 
-from phtest import read_some, render_conf
+from phtest import peer_closes, read_some, render_conf
 
 _seq = [0]
 
@@ -90,19 +90,10 @@ class Stream:
 
     def closed(self, timeout=3.0):
         """True once the server closed the connection (EOF or reset)."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.time()))
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                return False
-            except OSError:
-                return True
-            if not data:
-                return True
-            self.buf += data
-        return False
+        got = bytearray()
+        closed = peer_closes(self.sock, timeout, got)
+        self.buf += bytes(got)
+        return closed
 
     def close(self):
         self.sock.close()

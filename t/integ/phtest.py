@@ -269,6 +269,25 @@ def read_some(sock, deadline):
     return data or None
 
 
+def peer_closes(sock, timeout, got=None):
+    """True when the stream peer closes sock (EOF or reset) within timeout;
+    what it sends meanwhile goes to the bytearray got, if given."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        sock.settimeout(max(0.01, deadline - time.time()))
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
+        if not data:
+            return True
+        if got is not None:
+            got += data
+    return False
+
+
 def options_msg(port, ruri=None, extra="", via_port=None, rport=True, callid=None):
     _seq[0] += 1
     n = _seq[0]

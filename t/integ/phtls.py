@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 
-from phtest import Server, free_port, read_some
+from phtest import Server, free_port, peer_closes, read_some
 
 
 def make_cert(directory, name="server", cn="localhost", san="DNS:localhost,IP:127.0.0.1"):
@@ -121,18 +121,7 @@ class StreamPeer:
 
     def closed_by_peer(self, timeout=3.0):
         """True when pinhole closes the connection within timeout."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            self.sock.settimeout(max(deadline - time.time(), 0.01))
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                return False
-            except OSError:
-                return True
-            if not data:
-                return True
-        return False
+        return peer_closes(self.sock, timeout)
 
     def close(self):
         try:
