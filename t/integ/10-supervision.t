@@ -13,6 +13,15 @@ from phtest import Server, Tap, free_port, wait_for  # noqa: E402
 from phpinger import Pinger  # noqa: E402
 
 
+def gone(pid):
+    """The process has exited (reaped, or a zombie)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(") ", 1)[1][0] == "Z"
+    except OSError:
+        return True
+
+
 def tls_files(tmp):
     cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
@@ -54,6 +63,9 @@ def main():
             victim = slot_of(srv.ps(), role, 0)
             os.kill(victim["pid"], signal.SIGKILL)
             t0 = time.time()
+            # Ask ps only once the victim is gone: a ctl still dying may
+            # take a request off the FIFO and never answer it.
+            wait_for(lambda: gone(victim["pid"]), timeout=5)
 
             def respawned():
                 try:
