@@ -124,25 +124,6 @@ int ka_options_build(const struct ka_options *o, char *out, size_t cap, size_t *
 
 /* ---- where a binding is pinged --------------------------------------- */
 
-static void sockaddr_fill(struct sockaddr_storage *dst, int family, const void *addr,
-			  uint16_t port)
-{
-	memset(dst, 0, sizeof(*dst));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)dst;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		memcpy(&sin->sin_addr, addr, 4);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)dst;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		memcpy(&sin6->sin6_addr, addr, 16);
-	}
-}
-
 /* A Contact without a received address: its IP literal and port, over UDP. */
 static int contact_target(slice contact, struct sockaddr_storage *dst)
 {
@@ -150,6 +131,7 @@ static int contact_target(slice contact, struct sockaddr_storage *dst)
 	unsigned char addr[16];
 	struct sip_uri uri;
 	const char *reason;
+	unsigned len;
 	int family;
 
 	if (sip_uri_parse(contact, &uri, &reason) < 0 ||
@@ -164,17 +146,19 @@ static int contact_target(slice contact, struct sockaddr_storage *dst)
 	slice_copy_cstr(uri.host, host, sizeof(host));
 	if (inet_pton(family, host, addr) != 1)
 		return -EADDRNOTAVAIL;
-	sockaddr_fill(dst, family, addr, sip_uri_port(&uri));
+	netaddr_join((uint8_t)family, sip_uri_port(&uri), addr, dst, &len);
 	return 0;
 }
 
 int ka_target(const struct loc_binding *b, struct sockaddr_storage *dst)
 {
+	unsigned len;
+
 	if (b->received.family == 0)
 		return contact_target(b->contact, dst);
 	if (b->received.proto != CONF_PROTO_UDP)
 		return -EPROTONOSUPPORT;
-	sockaddr_fill(dst, b->received.family, b->received.addr, b->received.port);
+	netaddr_join(b->received.family, b->received.port, b->received.addr, dst, &len);
 	return 0;
 }
 
