@@ -12,10 +12,8 @@
 #include "ctl_int.h"
 #include "../relay/relay.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #define RELAY_LIST_MAX 1000     /* sessions shown at most */
@@ -26,26 +24,15 @@ struct relay_list {
 	unsigned sessions;
 };
 
-static void addr_text(const struct relay_addr *a, char *buf, size_t cap)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	buf[0] = '\0';
-	if ((a->family == AF_INET || a->family == AF_INET6) &&
-	    inet_ntop(a->family, a->addr, ip, sizeof(ip)))
-		snprintf(buf, cap, !a->port ? "%s" : a->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-			 ip, a->port);
-}
-
 static json_t *leg_row(const struct relay_info *s, unsigned leg, int64_t now_ms)
 {
 	const struct relay_leg_info *l = &s->leg[leg];
 	char sdp[64], latched[64], rtcp[64], host[64];
 
-	addr_text(&l->sdp, sdp, sizeof(sdp));
-	addr_text(&l->latched, latched, sizeof(latched));
-	addr_text(&l->latched_rtcp, rtcp, sizeof(rtcp));
-	addr_text(&l->host, host, sizeof(host));
+	relay_addr_format(&l->sdp, sdp, sizeof(sdp));
+	relay_addr_format(&l->latched, latched, sizeof(latched));
+	relay_addr_format(&l->latched_rtcp, rtcp, sizeof(rtcp));
+	relay_addr_format(&l->host, host, sizeof(host));
 	return json_pack("{s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I,"
 			 " s:I}",
 			 "call_id", s->call_id,

@@ -94,5 +94,6 @@ void relay_addr_format(const struct relay_addr *a, char *buf, size_t cap)
 			buf[0] = '\0';
 		return;
 	}
-	snprintf(buf, cap, a->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, a->port);
+	snprintf(buf, cap, !a->port ? "%s" : a->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+		 a->port);
 }

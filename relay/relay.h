@@ -32,6 +32,9 @@ struct sockaddr;
 /* The relay_addr of a socket address; v4-mapped IPv6 reads as IPv4 (so
  * equal hosts are equal bytes); family 0 for other families. */
 void relay_addr_from_sa(const struct sockaddr *sa, struct relay_addr *out);
+/* "1.2.3.4:5" or "[::1]:5"; the bare address when the port is 0 (a
+ * host); "" for family 0. */
+void relay_addr_format(const struct relay_addr *a, char *buf, size_t cap);
 
 enum relay_flags {
 	RELAY_F_CREATE = 1,        /* create the session when absent (an offer) */

@@ -135,8 +135,6 @@ struct relay_addr relay_addr_port(const struct relay_addr *a, int delta);
  * when the family cannot be reached from a socket of sock_family. */
 int relay_addr_to_sa(const struct relay_addr *a, int sock_family,
 		     struct sockaddr_storage *sa, socklen_t *len);
-/* "1.2.3.4:5" or "[::1]:5"; "" for family 0. */
-void relay_addr_format(const struct relay_addr *a, char *buf, size_t cap);
 
 /* ---- table.c, latch.c ----------------------------------------------- */
 
